@@ -1,0 +1,3 @@
+"""ServiceDesk: ITIL incident, problem and known-error management."""
+
+__version__ = "0.1.0"
