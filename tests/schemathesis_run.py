@@ -68,7 +68,7 @@ def main() -> int:
             "--checks", "not_a_server_error",
             "--header", f"Authorization: Bearer {token}",
             "--max-examples", os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "40"),
-            "--workers", "2",
+            "--workers", os.environ.get("SCHEMATHESIS_WORKERS", "2"),
             "--phases", "examples,coverage,fuzzing",
             "--generation-database", "none",
             "--request-timeout", "30",

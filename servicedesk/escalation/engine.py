@@ -21,10 +21,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import QuerySet
-
 from servicedesk.core import clock as wall
-from servicedesk.core import confcache, scheduling
+from servicedesk.core import confcache, locking, scheduling
 from servicedesk.core.registry import DueOutcome, Reschedule, Skipped
 from servicedesk.incidents.models import Incident, Status
 from servicedesk.incidents.services import LOCK_RELATED, append_event, holding
@@ -340,13 +338,14 @@ def performing(incident_id: int) -> bool:
     return _performing.get() == incident_id
 
 
-def _locked_incidents() -> QuerySet[Incident]:
+def _locked_incidents(incident_ids: list[int]) -> list[Incident]:
     # Services lock the incident, then move its due item; the worker holds the
     # item and must not then wait for the incident (a lock-order deadlock): a
     # busy incident is skipped (SKIP LOCKED) and looked at again in a second.
-    # The clocks are read with it: every change to them holds the incident's lock.
-    return Incident.objects.select_for_update(skip_locked=True, of=("self",)).select_related(
-        *INCIDENT_RELATED, "escalation"
+    # The clocks are read with it, after the lock is granted: every change to
+    # them holds the incident's lock.
+    return locking.lock_then_read(
+        Incident.objects.all(), incident_ids, (*INCIDENT_RELATED, "escalation"), skip_locked=True
     )
 
 
@@ -356,10 +355,7 @@ def prefetched(incident_ids: list[int]) -> Iterator[None]:
     clocks) in one statement, in id order; :func:`perform` takes each from there.
     One that is busy (locked by a service) is not in it: its perform looks again
     and reschedules it."""
-    found = {
-        incident.pk: incident
-        for incident in _locked_incidents().filter(pk__in=incident_ids).order_by("pk")
-    }
+    found = {incident.pk: incident for incident in _locked_incidents(incident_ids)}
     token = _prefetched.set(found)
     try:
         with confcache.scope():
@@ -376,7 +372,7 @@ def perform(incident_id: int) -> DueOutcome:
     if chunk is not None and incident_id in chunk:
         incident: Incident | None = chunk.pop(incident_id)
     else:
-        incident = next(iter(_locked_incidents().filter(pk=incident_id)), None)
+        incident = next(iter(_locked_incidents([incident_id])), None)
     if incident is None:
         if not Incident.objects.filter(pk=incident_id).exists():
             return Skipped("the incident no longer exists")

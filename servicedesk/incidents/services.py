@@ -30,7 +30,7 @@ from servicedesk.catalog.models import (
     Technology,
     UserGroup,
 )
-from servicedesk.core import clock, confcache
+from servicedesk.core import clock, confcache, locking
 from servicedesk.core import events as bus
 from servicedesk.core.errors import (
     Conflict,
@@ -106,10 +106,7 @@ def _lock(incident: Incident | int, expected_version: int | None = None) -> Inci
     locked = (
         held
         if held is not None and held.pk == pk
-        else Incident.objects.select_for_update(of=("self",))
-        .select_related(*LOCK_RELATED)
-        .filter(pk=pk)
-        .first()
+        else locking.lock_one(Incident.objects.all(), pk, LOCK_RELATED)
     )
     if locked is None:
         raise NotFound(f"Incident {pk} does not exist.")

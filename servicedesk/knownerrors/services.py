@@ -16,7 +16,7 @@ from django.db import transaction
 from servicedesk.accounts import permissions as account_permissions
 from servicedesk.accounts.models import User
 from servicedesk.catalog.models import ConfigurationItem, Service, Technology
-from servicedesk.core import clock
+from servicedesk.core import clock, locking
 from servicedesk.core import events as bus
 from servicedesk.core.errors import (
     Conflict,
@@ -58,12 +58,7 @@ OPEN_INCIDENTS = [str(s) for s in OPEN_INCIDENT_STATUSES]
 
 def _lock(known_error: KnownError | int, expected_version: int | None = None) -> KnownError:
     pk = known_error.pk if isinstance(known_error, KnownError) else known_error
-    locked = (
-        KnownError.objects.select_for_update(of=("self",))
-        .select_related("problem", "technology")
-        .filter(pk=pk)
-        .first()
-    )
+    locked = locking.lock_one(KnownError.objects.all(), pk, ("problem", "technology"))
     if locked is None:
         raise NotFound(f"Known error {pk} does not exist.")
     if expected_version is not None and locked.version != expected_version:

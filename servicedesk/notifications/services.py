@@ -16,7 +16,7 @@ from django.template import TemplateSyntaxError
 
 from servicedesk.accounts import permissions
 from servicedesk.accounts.models import Role, SupportGroup, User
-from servicedesk.core import clock, scheduling
+from servicedesk.core import clock, locking, scheduling
 from servicedesk.core.errors import (
     Conflict,
     FieldError,
@@ -27,7 +27,7 @@ from servicedesk.core.errors import (
 from servicedesk.core.registry import Reschedule, Skipped
 from servicedesk.incidents.events import ref
 from servicedesk.incidents.models import Incident
-from servicedesk.incidents.services import append_event
+from servicedesk.incidents.services import LOCK_RELATED, append_event
 
 from . import conf, dispatch, rendering, samples
 from .models import (
@@ -493,12 +493,7 @@ def do_send_status_update(
     if set(channels) - {Channel.EMAIL, Channel.INAPP}:
         raise FieldError("channels", "status updates go by e-mail and in-app")
     pk = incident.pk if isinstance(incident, Incident) else incident
-    locked = (
-        Incident.objects.select_for_update(of=("self",))
-        .select_related("reporter", "owner_group", "assigned_group", "assignee", "coordinator")
-        .filter(pk=pk)
-        .first()
-    )
+    locked = locking.lock_one(Incident.objects.all(), pk, LOCK_RELATED)
     if locked is None:
         raise NotFound(f"Incident {pk} does not exist.")
     require_staff(actor, "send status updates")

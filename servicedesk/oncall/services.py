@@ -12,7 +12,7 @@ from django.db import transaction
 from django.db.models import F
 
 from servicedesk.accounts.models import Role, SupportGroup, User
-from servicedesk.core import clock, scheduling
+from servicedesk.core import clock, locking, scheduling
 from servicedesk.core.errors import Conflict, FieldError, NotFound, PermissionDenied
 from servicedesk.escalation.calendars import Calendar, CalendarError, zone
 from servicedesk.incidents.events import ref
@@ -154,12 +154,7 @@ def lock_schedule(
     schedule: OnCallSchedule | int, expected_version: int | None = None
 ) -> OnCallSchedule:
     pk = schedule.pk if isinstance(schedule, OnCallSchedule) else schedule
-    locked = (
-        OnCallSchedule.objects.select_for_update(of=("self",))
-        .select_related("group")
-        .filter(pk=pk)
-        .first()
-    )
+    locked = locking.lock_one(OnCallSchedule.objects.all(), pk, ("group",))
     if locked is None:
         raise NotFound(f"On-call schedule {pk} does not exist.")
     if expected_version is not None and locked.version != expected_version:

@@ -20,7 +20,7 @@ from django.db import transaction
 from servicedesk.accounts.models import SupportGroup, User
 from servicedesk.accounts.services import find_group
 from servicedesk.catalog.models import Category, ConfigurationItem, Service, Technology, UserGroup
-from servicedesk.core import clock
+from servicedesk.core import clock, locking
 from servicedesk.core import events as bus
 from servicedesk.core.errors import Conflict, FieldError, NotFound, PreconditionFailed
 from servicedesk.core.lookups import resolve
@@ -58,12 +58,10 @@ _OPEN_INCIDENT = [str(s) for s in OPEN_INCIDENT_STATUSES]
 
 def _lock(problem: Problem | int, expected_version: int | None = None) -> Problem:
     pk = problem.pk if isinstance(problem, Problem) else problem
-    locked = (
-        Problem.objects.select_for_update(of=("self",))
-        .select_related("owner_group", "assigned_group", "assignee", "owner", "technology")
-        .filter(pk=pk)
-        .first()
-    )
+    locked = locking.lock_one(
+        Problem.objects.all(), pk,
+        ("owner_group", "assigned_group", "assignee", "owner", "technology"),
+    )  # fmt: skip
     if locked is None:
         raise NotFound(f"Problem {pk} does not exist.")
     if expected_version is not None and locked.version != expected_version:
