@@ -8,74 +8,32 @@ consistent by construction.)
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Callable
 from importlib import import_module
 from typing import Any
 
 import pytest
-from django.db import connection, connections, transaction
+from django.db import transaction
 
 from servicedesk.core import locking
 from servicedesk.escalation.models import IncidentEscalation
 from servicedesk.incidents import services
 from servicedesk.incidents.models import Incident
+from servicedesk.testing.concurrency import while_uncommitted
 from servicedesk.testing.org import Org
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def _waiting_for_a_lock() -> int:
-    with connection.cursor() as cursor:
-        # Within a transaction PostgreSQL keeps one snapshot of the activity
-        # view unless told to drop it.
-        cursor.execute("SELECT pg_stat_clear_snapshot()")
-        cursor.execute(
-            "SELECT count(*) FROM pg_stat_activity"
-            " WHERE wait_event_type = 'Lock' AND datname = current_database()"
-        )
-        return int(cursor.fetchone()[0])
-
-
 def while_holding(incident_id: int, change: Callable[[], None], read: Callable[[], Any]) -> Any:
-    """Lock the incident and ``change`` things in one transaction; run ``read`` in
-    another thread, which has to wait for that lock; commit once it waits (on
-    PostgreSQL; on SQLite after a moment); return what ``read`` returned."""
-    locked, result, failure = threading.Event(), [], []
+    """``read`` in a transaction that waits for the incident's lock, held by one
+    that makes ``change`` and commits while ``read`` waits."""
 
-    def reader() -> None:
-        try:
-            locked.wait(10)
-            with transaction.atomic():
-                result.append(read())
-        except BaseException as exc:  # re-raised in the test's thread
-            failure.append(exc)
-        finally:
-            connections.close_all()
+    def lock_and_change() -> None:
+        Incident.objects.select_for_update().get(pk=incident_id)
+        change()
 
-    thread = threading.Thread(target=reader)
-    thread.start()
-    try:
-        with transaction.atomic():
-            Incident.objects.select_for_update().get(pk=incident_id)
-            change()
-            locked.set()
-            deadline = time.monotonic() + 10
-            if connection.vendor == "postgresql":
-                while not failure and _waiting_for_a_lock() == 0 and time.monotonic() < deadline:
-                    time.sleep(0.01)
-                if failure:
-                    raise failure[0]
-                assert _waiting_for_a_lock() == 1, "the reader never waited for the lock"
-            else:
-                time.sleep(0.2)
-    finally:
-        locked.set()
-        thread.join(20)
-    if failure:
-        raise failure[0]
-    return result[0]
+    return while_uncommitted(lock_and_change, read)
 
 
 def escalated_incident(org: Org) -> Incident:
