@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpRequest
-from ninja import Router, Schema
+from ninja import Field, Router, Schema
 
 from .health import health_report
 
@@ -23,6 +23,10 @@ class HealthOut(Schema):
     due_failed: int
     outbox_pending_late: int
     outbox_failed: int
+    drain_backlog: dict[str, int] = Field(
+        description="Rows waiting for the workers' drains, e.g. incidents whose report "
+        "facts are to be recomputed (reports.facts)."
+    )
 
 
 @router.get("/health", response=HealthOut, auth=None)

@@ -10,7 +10,7 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.db.models import Min
 
-from . import clock
+from . import clock, registry
 from .models import DueItem, OutboxMessage, RowState, WorkerHeartbeat
 
 # A row this late past its due time means no worker is keeping up.
@@ -61,6 +61,9 @@ def health_report() -> dict[str, Any]:
         "due_failed": DueItem.objects.filter(state=RowState.FAILED).count(),
         "outbox_pending_late": outbox_late.count(),
         "outbox_failed": OutboxMessage.objects.filter(state=RowState.FAILED).count(),
+        # Work the worker drains between due items (e.g. report facts to
+        # recompute): a figure that keeps growing means the workers fall behind.
+        "drain_backlog": {name: count() for name, count in sorted(registry.drain_backlogs.items())},
     }
     problems = []
     if report["migrations_pending"]:

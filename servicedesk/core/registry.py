@@ -14,7 +14,8 @@
 - ``@drain("name")``: work an app queues as rows of its own (e.g. report facts
   to recompute, coalesced per subject), taken by the worker between batches of
   due items: ``fn()`` processes one bounded batch in its own transaction and
-  returns how many rows it took (0 when there is nothing to do, cheaply).
+  returns how many rows it took (0 when there is nothing to do, cheaply);
+  ``backlog`` (optional) counts the rows waiting, for ``servicedesk doctor``.
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ due_preparers: dict[str, DuePrepare] = {}
 periodic_jobs: dict[str, PeriodicJob] = {}
 channels: dict[str, ChannelHandler] = {}
 drains: dict[str, Callable[[], int]] = {}
+drain_backlogs: dict[str, Callable[[], int]] = {}
 
 
 def due_handler(kind: str) -> Callable[[DueHandler], DueHandler]:
@@ -101,9 +103,13 @@ def channel(name: str) -> Callable[[ChannelHandler], ChannelHandler]:
     return register
 
 
-def drain(name: str) -> Callable[[Callable[[], int]], Callable[[], int]]:
+def drain(
+    name: str, *, backlog: Callable[[], int] | None = None
+) -> Callable[[Callable[[], int]], Callable[[], int]]:
     def register(fn: Callable[[], int]) -> Callable[[], int]:
         drains[name] = fn
+        if backlog is not None:
+            drain_backlogs[name] = backlog
         return fn
 
     return register

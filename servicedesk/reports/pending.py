@@ -40,6 +40,11 @@ def mark(incident_ids: Iterable[int]) -> None:
         cursor.executemany(sql, [(pk,) for pk in sorted(set(incident_ids))])
 
 
+def backlog() -> int:
+    """How many incidents' facts wait to be recomputed."""
+    return PendingFact.objects.count()
+
+
 def refresh_pending(*, limit: int = BATCH, wait: bool = False) -> int:
     """Recompute the facts of up to ``limit`` marked incidents; returns how many
     marks were taken. ``wait``: wait for marks another transaction holds instead

@@ -18,7 +18,7 @@ NOTICE_WATERMARK = "restoration-notices"
 NOTICE_OVERLAP = timedelta(minutes=30)
 
 
-@drain("reports.facts")
+@drain("reports.facts", backlog=pending.backlog)
 def refresh_marked_facts() -> int:
     return pending.refresh_pending()
 

@@ -38,3 +38,15 @@ def test_doctor_exits_non_zero_when_degraded(capsys: pytest.CaptureFixture[str])
     Worker(name="alive").heartbeat()
     call_command("doctor")
     assert "all good" in capsys.readouterr().out
+
+
+def test_health_shows_the_report_facts_waiting_for_a_worker() -> None:
+    from servicedesk.reports import pending
+
+    Worker(name="alive").heartbeat()
+    assert Client().get("/api/v1/health").json()["drain_backlog"] == {"reports.facts": 0}
+    pending.mark([101, 102])
+    pending.mark([101])  # a second change of the same incident: still one to recompute
+    assert Client().get("/api/v1/health").json()["drain_backlog"] == {"reports.facts": 2}
+    Worker(name="alive").run_drains_once()
+    assert Client().get("/api/v1/health").json()["drain_backlog"] == {"reports.facts": 0}
