@@ -5,14 +5,14 @@ from __future__ import annotations
 import logging
 from importlib import import_module
 
-from django.db import IntegrityError, OperationalError
+from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError
 
 from servicedesk import __version__
 from servicedesk.accounts.auth import api_auth
-from servicedesk.core.errors import ServiceError
+from servicedesk.core.errors import ServiceError, race_lost
 
 api = NinjaAPI(
     title="ServiceDesk API",
@@ -42,28 +42,20 @@ def unauthorised(request: HttpRequest, exc: AuthenticationError) -> HttpResponse
 
 
 # Services check what they can before writing, but two requests at the same
-# moment can both pass a check that the database's constraints then settle:
-# the loser gets a 409 it can retry, not a 500. Nothing was written (the
-# transaction rolled back).
-RETRYABLE_SQLSTATES = {"40001", "40P01", "55P03"}  # serialization, deadlock, lock wait
+# moment can both pass a check that the database then settles: the loser gets
+# a 409 it can retry, not a 500 (its transaction rolled back).
 log = logging.getLogger(__name__)
 
 
-@api.exception_handler(IntegrityError)
-def integrity_conflict(request: HttpRequest, exc: IntegrityError) -> HttpResponse:
-    log.warning("%s %s lost a race on a constraint: %s", request.method, request.path, exc)
-    body = {"detail": "This conflicts with a change made at the same moment; reload and try again."}
-    return api.create_response(request, body, status=409)
-
-
-@api.exception_handler(OperationalError)
-def concurrency_conflict(request: HttpRequest, exc: OperationalError) -> HttpResponse:
-    if getattr(exc.__cause__, "sqlstate", None) not in RETRYABLE_SQLSTATES:
+@api.exception_handler(DatabaseError)
+def database_conflict(request: HttpRequest, exc: DatabaseError) -> HttpResponse:
+    lost = race_lost(exc)
+    if lost is None:
         raise exc
-    log.warning("%s %s was chosen to give way: %s", request.method, request.path, exc)
-    body = {"detail": "A concurrent change got in the way; try again."}
-    response = api.create_response(request, body, status=409)
-    response["Retry-After"] = "1"
+    log.warning("%s %s lost a race: %s", request.method, request.path, exc)
+    response = api.create_response(request, lost.as_body(), status=lost.status_code)
+    if lost.retry:
+        response["Retry-After"] = "1"
     return response
 
 

@@ -62,3 +62,36 @@ class FieldError(ServiceError):
 
     def as_body(self) -> dict[str, Any]:
         return {"detail": [{"loc": self.loc, "msg": self.message, "type": "value_error"}]}
+
+
+# PostgreSQL's answers to transactions that got in each other's way:
+# serialization failure, deadlock, lock wait timeout.
+RETRYABLE_SQLSTATES = {"40001", "40P01", "55P03"}
+
+
+class RaceLost(Conflict):
+    """Two requests at the same moment passed the same check, and the database
+    decided against this one (a unique constraint, a deadlock, a lock wait).
+    Its transaction rolled back: nothing was written, and trying again is safe."""
+
+    def __init__(self, message: str, *, retry: bool) -> None:
+        super().__init__(message)
+        self.retry = retry
+
+
+def race_lost(exc: Exception) -> RaceLost | None:
+    """The :class:`RaceLost` a database error means, or None for a real fault."""
+    from django.db import IntegrityError, OperationalError
+    from django.utils.translation import gettext
+
+    if isinstance(exc, IntegrityError):
+        return RaceLost(
+            gettext("This conflicts with a change made at the same moment; reload and try again."),
+            retry=False,
+        )
+    if (
+        isinstance(exc, OperationalError)
+        and getattr(exc.__cause__, "sqlstate", None) in RETRYABLE_SQLSTATES
+    ):
+        return RaceLost(gettext("A concurrent change got in the way; try again."), retry=True)
+    return None

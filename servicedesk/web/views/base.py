@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db import DatabaseError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
@@ -17,7 +18,7 @@ from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 
 from servicedesk.accounts.models import User
 from servicedesk.core import clock
-from servicedesk.core.errors import ServiceError
+from servicedesk.core.errors import ServiceError, race_lost
 
 from .. import errors
 
@@ -105,6 +106,10 @@ def perform_action(
             handler(user_of(request), subject, form.cleaned_data)
         except ServiceError as exc:
             (attach or errors.attach)(form, exc)
+        except DatabaseError as exc:
+            if (lost := race_lost(exc)) is None:
+                raise
+            (attach or errors.attach)(form, lost)
         else:
             messages.success(request, str(done))
             return None
