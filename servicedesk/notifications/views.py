@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from servicedesk.accounts import permissions
+from servicedesk.accounts.models import Role, User
 from servicedesk.core import clock
 from servicedesk.core.errors import FieldError, NotFound, ServiceError
 from servicedesk.core.pagination import keyset_page
@@ -141,11 +142,20 @@ def _panel_context(request: HttpRequest, incident: Incident, *,
         r.text = action_text(r.action, language)  # type: ignore[attr-defined]
         r.overdue = r.is_overdue(now)  # type: ignore[attr-defined]
         r.can_complete = r.state == ActionState.OPEN and services.can_complete(user, r)  # type: ignore[attr-defined]
+    watching_ids = {w.user_id for w in watchers}
+    # Colleagues and managers to add; end users watch their incidents from the portal.
+    candidates = [
+        person
+        for person in User.objects.filter(is_active=True)
+        .exclude(role=Role.END_USER)
+        .order_by("first_name", "last_name", "username")
+        if person.pk not in watching_ids
+    ]
     may_work = permissions.can_work_incident(user, incident)
     updates_allowed = may_work and incident.severity <= conf.status_update_max_severity()
     return {
         "incident": incident, "watchers": watchers,
-        "watching": any(w.user_id == user.pk for w in watchers),
+        "me": user.pk, "watching": user.pk in watching_ids, "watch_candidates": candidates,
         "action_requests": requests,
         "can_update": updates_allowed and incident.is_open,
         "update_form": update_form or StatusUpdateForm(prefix="update"),
@@ -202,18 +212,41 @@ def incident_panel(request: HttpRequest, pk: int) -> HttpResponse:
 @staff_required
 @require_POST
 def watch(request: HttpRequest, pk: int) -> HttpResponse:
-    """Watch the incident (``watch=1``) or stop watching it."""
+    """Watch the incident (``watch=1``) or stop watching it; with ``user``, add or
+    remove that person (support staff may manage the incident's watchers)."""
     user = user_of(request)
     incident = _incident(request, pk)
+    raw = request.POST.get("user", "")
+    other = None
+    if raw:
+        other = (
+            User.objects.filter(pk=int(raw), is_active=True).first()
+            if raw.isdigit() and int(raw) < 2**31
+            else None
+        )
+        if other is None:
+            return _refused(request, incident, _("Choose an active person to add or remove."))
+    adding = request.POST.get("watch") == "1"
     try:
-        if request.POST.get("watch") == "1":
-            services.do_watch(actor=user, incident=incident)
-            messages.success(request, _("You are watching this incident."))
+        if adding:
+            services.do_watch(actor=user, incident=incident, user=other)
         else:
-            services.do_unwatch(actor=user, incident=incident)
-            messages.success(request, _("You no longer watch this incident."))
+            services.do_unwatch(actor=user, incident=incident, user=other)
     except ServiceError as exc:
         return _refused(request, incident, web_errors.message(exc))
+    if other is None or other == user:
+        done = (
+            _("You are watching this incident.")
+            if adding
+            else _("You no longer watch this incident.")
+        )
+    else:
+        done = (
+            _("%(name)s now watches this incident.")
+            if adding
+            else _("%(name)s no longer watches this incident.")
+        ) % {"name": other}
+    messages.success(request, done)
     if not htmx_target(request):
         return HttpResponseRedirect(reverse("web:incident", args=[pk]))
     return _panel(request, incident, fragment=True)

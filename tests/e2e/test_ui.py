@@ -79,6 +79,11 @@ def test_escalation_and_the_second_line_takes_it(org: Org, open_page: Any) -> No
     desk.click("details[data-action=escalate] button[type=submit]")
     desk.wait_for_selector("#incident-main .msg-success:has-text('Escalated.')")
     assert "Network Operations" in desk.inner_text("#card-title + dl")
+    # The desk keeps the 2nd line's manager informed: a watcher, from the panel.
+    desk.select_option("#communications-panel select[name=user]", str(org.net_ops_manager.pk))
+    desk.click("#communications-panel form.add-watcher button[type=submit]")
+    desk.wait_for_selector(f"#communications-panel [data-watcher='{org.net_ops_manager.pk}']")
+    assert "now watches this incident" in desk.inner_text("#communications-panel")
 
     ops = open_page()
     sign_in(ops, org.net_ops_agent.username)

@@ -197,6 +197,38 @@ def test_watch_and_stop_watching(org: Org) -> None:
     assert not Watcher.objects.exists()
 
 
+def test_staff_add_and_remove_other_watchers(org: Org) -> None:
+    case = incident(org)
+    page = browser(org.desk_agent)
+    panel = html(page.get(f"/notifications/incidents/{case.pk}/", headers=HTMX_PANEL))
+    check_markup(panel)
+    options = re.findall(r'<option value="(\d+)">', panel)
+    assert str(org.net_ops_manager.pk) in options and str(org.reporter.pk) not in options
+    response = page.post(f"/notifications/incidents/{case.pk}/watch/",
+                         {"watch": "1", "user": org.net_ops_manager.pk}, headers=HTMX_PANEL)  # fmt: skip
+    text = html(response)
+    assert response.status_code == 200
+    assert f"{org.net_ops_manager} now watches this incident." in text
+    assert f'data-watcher="{org.net_ops_manager.pk}"' in text and ">Remove</button>" in text
+    # Someone already watching is not offered again; the viewer still may watch.
+    assert f'<option value="{org.net_ops_manager.pk}">' not in text and ">Watch</button>" in text
+    assert Watcher.objects.filter(user=org.net_ops_manager, subject_id=case.pk).exists()
+    response = page.post(f"/notifications/incidents/{case.pk}/watch/",
+                         {"watch": "0", "user": org.net_ops_manager.pk}, headers=HTMX_PANEL)  # fmt: skip
+    assert response.status_code == 200
+    assert f"{org.net_ops_manager} no longer watches this incident." in html(response)
+    assert not Watcher.objects.exists()
+    for bad in ("abc", "99999999", str(2**40)):
+        refused = page.post(f"/notifications/incidents/{case.pk}/watch/",
+                            {"watch": "1", "user": bad}, headers=HTMX_PANEL)  # fmt: skip
+        assert refused.status_code == 422
+        assert "Choose an active person to add or remove." in html(refused)
+    assert not Watcher.objects.exists()
+    russian = html(browser(org.desk_agent, "ru").get(f"/notifications/incidents/{case.pk}/",
+                                                     headers=HTMX_PANEL))  # fmt: skip
+    assert "Добавить наблюдателя" in russian
+
+
 def test_status_update_goes_to_the_stakeholders_and_the_timeline(org: Org) -> None:
     case = incident(org, affected_users=40)  # severity 1 or 2
     assert case.severity <= 2
@@ -284,8 +316,9 @@ def test_panel_query_count_is_pinned(org: Org, django_assert_num_queries: Any) -
         services.do_watch(actor=user, incident=case)
     page = browser(org.net_ops_agent)
     page.get("/")
-    # session, user, incident, watchers with their users, action requests (with
-    # addressees), the user's groups (may they complete it, work the incident?)
-    with django_assert_num_queries(6):
+    # session, user, incident, watchers with their users, staff who could be
+    # added, action requests (with addressees), the user's groups (may they
+    # complete it, work the incident?)
+    with django_assert_num_queries(7):
         response = page.get(f"/notifications/incidents/{case.pk}/", headers=HTMX_PANEL)
     assert len(response.context["watchers"]) == 3
