@@ -61,3 +61,30 @@ def while_uncommitted(first: Callable[[], None], second: Callable[[], Any]) -> A
     if failure:
         raise failure[0]
     return result[0]
+
+
+def giving_way(hold: Callable[[], object], act: Callable[[], Any]) -> Any:
+    """Run ``act`` in another thread whose session gives up waiting for a lock
+    after 200 ms (``lock_timeout``, PostgreSQL), while this thread's transaction
+    has run ``hold`` (which locks what ``act`` needs); return what ``act``
+    returned, or raise what it raised."""
+    result, failure = [], []
+
+    def other() -> None:
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SET lock_timeout = '200ms'")
+            result.append(act())
+        except BaseException as exc:  # re-raised in the caller's thread
+            failure.append(exc)
+        finally:
+            connections.close_all()
+
+    with transaction.atomic():
+        hold()
+        thread = threading.Thread(target=other)
+        thread.start()
+        thread.join(20)
+    if failure:
+        raise failure[0]
+    return result[0]

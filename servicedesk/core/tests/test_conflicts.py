@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import pytest
-from django.db import connection, connections, transaction
+from django.db import connection
 
 from servicedesk.escalation.models import BusinessCalendar
 from servicedesk.testing.api import ApiClient
-from servicedesk.testing.concurrency import while_uncommitted
+from servicedesk.testing.concurrency import giving_way, while_uncommitted
 from servicedesk.testing.org import Org
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -44,24 +43,10 @@ def test_a_request_that_gives_way_on_a_lock_is_told_to_retry(org: Org) -> None:
     if connection.vendor != "postgresql":
         pytest.skip("SQLite has no row locks to give way on")
     calendar = BusinessCalendar.objects.create(name="One")
-    answers: list[Any] = []
-
-    def edit() -> None:
-        try:
-            with connection.cursor() as cursor:
-                cursor.execute("SET lock_timeout = '200ms'")
-            answers.append(ApiClient(org.admin).put(
-                f"/business-calendars/{calendar.pk}", {"name": "Renamed"}
-            ))  # fmt: skip
-        finally:
-            connections.close_all()
-
-    with transaction.atomic():
-        BusinessCalendar.objects.select_for_update().get(pk=calendar.pk)
-        thread = threading.Thread(target=edit)
-        thread.start()
-        thread.join(20)
-    (response,) = answers
+    response = giving_way(
+        lambda: BusinessCalendar.objects.select_for_update().get(pk=calendar.pk),
+        lambda: ApiClient(org.admin).put(f"/business-calendars/{calendar.pk}", {"name": "Renamed"}),
+    )
     assert response.status_code == 409, response.content
     assert response["Retry-After"] == "1"
     assert "try again" in response.json()["detail"]

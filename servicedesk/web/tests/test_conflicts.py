@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
-from typing import Any
 
 import pytest
-from django.db import connection, connections, transaction
+from django.db import connection
 from django.test import Client
 
 from servicedesk.incidents.models import Incident, Status
+from servicedesk.testing.concurrency import giving_way
 from servicedesk.testing.org import Org
 
 from .conftest import HTMX
@@ -24,25 +23,12 @@ def test_an_action_that_gave_way_on_a_lock_asks_to_try_again(
     if connection.vendor != "postgresql":
         pytest.skip("SQLite has no row locks to give way on")
     incident = incident_for()
-    answers: list[Any] = []
-
-    def accept() -> None:
-        try:
-            with connection.cursor() as cursor:
-                cursor.execute("SET lock_timeout = '200ms'")
-            answers.append(browser(org.desk_agent, "ru").post(
-                f"/incidents/{incident.pk}/accept/", {"accept-version": incident.version},
-                headers=HTMX,
-            ))  # fmt: skip
-        finally:
-            connections.close_all()
-
-    with transaction.atomic():
-        Incident.objects.select_for_update().get(pk=incident.pk)
-        thread = threading.Thread(target=accept)
-        thread.start()
-        thread.join(20)
-    (response,) = answers
+    response = giving_way(
+        lambda: Incident.objects.select_for_update().get(pk=incident.pk),
+        lambda: browser(org.desk_agent, "ru").post(
+            f"/incidents/{incident.pk}/accept/", {"accept-version": incident.version}, headers=HTMX
+        ),
+    )
     assert response.status_code == 422
     assert "попробуйте ещё раз" in response.content.decode()
     assert Incident.objects.get(pk=incident.pk).status == Status.NEW
