@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Annotated, Any
 
 from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
+from django.utils.http import urlencode
 from ninja import Path, Query, Router, Status
 
 from servicedesk.accounts.models import SupportGroup, User
@@ -20,6 +21,7 @@ from servicedesk.incidents.models import Incident
 from . import ical, selectors, services
 from .models import OnCallLayer, OnCallOverride, OnCallSchedule, Page
 from .schemas import (
+    FeedOut,
     ImportOut,
     LayerIn,
     ListIn,
@@ -42,7 +44,7 @@ from .schemas import PageOut as PageRecordOut
 
 router = Router(tags=["on-call"])
 RowId = Annotated[int, Path(ge=1, le=2_147_483_647)]
-ICAL = "text/calendar"
+ICAL = ical.CONTENT_TYPE
 
 
 def _staff(request: HttpRequest) -> User:
@@ -149,10 +151,7 @@ def who(request: HttpRequest, schedule_id: RowId, params: Query[WhoIn]) -> Any:
 
 
 def _timeline(schedule: OnCallSchedule, params: ShiftsIn) -> tuple[list[Any], dict[int, User]]:
-    start = params.start or clock.now()
-    end = start + timedelta(days=params.days)
-    shifts = selectors.schedule_spec(schedule, start=start, end=end).timeline(start, end)
-    return shifts, User.objects.in_bulk({s.member for s in shifts})
+    return selectors.shifts_with_people(schedule, params.start or clock.now(), params.days)
 
 
 @router.get("/oncall/schedules/{schedule_id}/shifts", response={200: list[ShiftOut], **ERRORS})
@@ -177,13 +176,27 @@ def export_ical(request: HttpRequest, schedule_id: RowId, params: Query[ShiftsIn
     """The primary on-call shifts as an iCal feed (default: the next 28 days)."""
     _staff(request)
     schedule = _schedule(schedule_id)
-    found, people = _timeline(schedule, params)
-    body = ical.export(
-        name=schedule.name, schedule_id=schedule.pk, shifts=found, people=people, now=clock.now()
-    )
-    response = HttpResponse(body, content_type=f"{ICAL}; charset=utf-8")
-    response["Content-Disposition"] = f'inline; filename="oncall-{schedule.pk}.ics"'
-    return response
+    now = clock.now()
+    body = selectors.ical_feed(schedule, start=params.start or now, days=params.days, now=now)
+    return ical.http_response(schedule.pk, body)
+
+
+@router.post("/oncall/schedules/{schedule_id}/feed", response={201: FeedOut, **WRITE_ERRORS})
+def new_feed(request: HttpRequest, schedule_id: RowId) -> Any:
+    """A calendar subscription URL for the schedule, for applications that cannot
+    send a bearer token (Google Calendar, Outlook, Thunderbird): its key reads
+    this schedule's feed and nothing else. Shown once; asking again makes a new
+    key and the previous URL stops working. The group's manager or an admin."""
+    key = services.do_new_feed_key(actor=_staff(request), schedule=_schedule(schedule_id))
+    path = reverse("oncall:feed", args=[schedule_id])
+    return Status(201, {"url": request.build_absolute_uri(f"{path}?{urlencode({'key': key})}")})
+
+
+@router.delete("/oncall/schedules/{schedule_id}/feed", response={204: None, **WRITE_ERRORS})
+def disable_feed(request: HttpRequest, schedule_id: RowId) -> Any:
+    """Stop the calendar subscription: its URL answers 404 from now on."""
+    services.do_disable_feed(actor=_staff(request), schedule=_schedule(schedule_id))
+    return Status(204, None)
 
 
 @router.post(

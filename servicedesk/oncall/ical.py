@@ -9,6 +9,7 @@ from typing import Any
 import icalendar
 from dateutil.rrule import rrulestr
 from django.db.models import Q
+from django.http import HttpResponse
 
 from servicedesk import __version__
 from servicedesk.accounts.models import SupportGroup, User
@@ -25,6 +26,15 @@ FUTURE = timedelta(days=366)
 
 class FeedError(ValueError):
     pass
+
+
+CONTENT_TYPE = "text/calendar"
+
+
+def http_response(schedule_id: int, body: bytes) -> HttpResponse:
+    response = HttpResponse(body, content_type=f"{CONTENT_TYPE}; charset=utf-8")
+    response["Content-Disposition"] = f'inline; filename="oncall-{schedule_id}.ics"'
+    return response
 
 
 def export(

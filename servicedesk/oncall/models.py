@@ -24,6 +24,10 @@ class OnCallSchedule(models.Model):
     name = models.CharField(_("name"), max_length=100)
     time_zone = models.CharField(_("time zone"), max_length=64, default="UTC")
     description = models.TextField(_("description"), blank=True)
+    # The calendar subscription's secret (SHA-256 of it; empty: no feed). A
+    # calendar application cannot send a bearer token, so the feed URL carries
+    # a key that reads this one schedule and nothing else.
+    feed_key_digest = models.CharField(max_length=64, blank=True, default="", editable=False)
     version = models.PositiveIntegerField(default=1)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -122,6 +122,10 @@ class ShiftsIn(Schema):
     days: Annotated[int, Field(ge=1, le=366)] = 28
 
 
+class FeedOut(Schema):
+    url: str = Field(description="The calendar subscription URL with its key (shown once).")
+
+
 class ShiftOut(Schema):
     person: RefOut
     start: datetime

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from servicedesk.accounts.models import SupportGroup, User
 
-from . import rotation
+from . import ical, rotation
 from .models import OnCallLayer, OnCallMember, OnCallOverride, OnCallSchedule
 
 
@@ -117,3 +117,20 @@ def on_call_person(group: SupportGroup, at: datetime) -> User | None:
     """The group's primary on-call person at ``at`` (None without a schedule)."""
     first = next((r for r in responders(group, at) if r.source != "manager"), None)
     return None if first is None else first.person
+
+
+def shifts_with_people(
+    schedule: OnCallSchedule, start: datetime, days: int
+) -> tuple[list[rotation.Shift], dict[int, User]]:
+    """The primary's shifts from ``start`` for ``days``, and the people in them."""
+    end = start + timedelta(days=days)
+    shifts = schedule_spec(schedule, start=start, end=end).timeline(start, end)
+    return shifts, User.objects.in_bulk({s.member for s in shifts})
+
+
+def ical_feed(schedule: OnCallSchedule, *, start: datetime, days: int, now: datetime) -> bytes:
+    """The primary's shifts as an iCal feed (RFC 5545)."""
+    shifts, people = shifts_with_people(schedule, start, days)
+    return ical.export(
+        name=schedule.name, schedule_id=schedule.pk, shifts=shifts, people=people, now=now
+    )

@@ -4,6 +4,9 @@ acknowledging. Each runs in one transaction and checks the actor's permission
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import secrets
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -255,6 +258,41 @@ def do_import_ical(
     OnCallOverride.objects.bulk_create(rows)
     OnCallSchedule.objects.filter(pk=schedule.pk).update(version=F("version") + 1)
     return ImportResult(imported=len(rows), removed=removed, skipped=skipped)
+
+
+# ---- calendar subscription ---------------------------------------------------------------------
+
+
+def _digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+@transaction.atomic
+def do_new_feed_key(*, actor: User | None, schedule: OnCallSchedule | int) -> str:
+    """A new secret for the schedule's calendar feed (returned once, stored as a
+    digest); the previous one stops working."""
+    schedule = lock_schedule(schedule)
+    _require_keep(actor, schedule.group)
+    key = secrets.token_urlsafe(32)
+    OnCallSchedule.objects.filter(pk=schedule.pk).update(feed_key_digest=_digest(key))
+    return key
+
+
+@transaction.atomic
+def do_disable_feed(*, actor: User | None, schedule: OnCallSchedule | int) -> None:
+    schedule = lock_schedule(schedule)
+    _require_keep(actor, schedule.group)
+    OnCallSchedule.objects.filter(pk=schedule.pk).update(feed_key_digest="")
+
+
+def schedule_for_feed(pk: int, key: str) -> OnCallSchedule | None:
+    """The schedule whose feed ``key`` opens, or None (wrong key, no feed)."""
+    schedule = OnCallSchedule.objects.filter(pk=pk).exclude(feed_key_digest="").first()
+    if schedule is None or not key:
+        return None
+    if not hmac.compare_digest(schedule.feed_key_digest, _digest(key)):
+        return None
+    return schedule
 
 
 # ---- paging --------------------------------------------------------------------------------------

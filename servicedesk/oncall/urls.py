@@ -11,6 +11,8 @@ app_name = "oncall"
 urlpatterns = [
     path("oncall/", views.now, name="now"),
     path("oncall/schedules/<int:pk>/", views.schedule, name="schedule"),
+    path("oncall/schedules/<int:pk>/feed.ics", views.feed, name="feed"),
+    path("oncall/schedules/<int:pk>/feed-link/", views.feed_link, name="feed-link"),
     path("oncall/pages/", views.pages, name="pages"),
     path("oncall/pages/<int:pk>/acknowledge/", views.acknowledge, name="acknowledge"),
 ]

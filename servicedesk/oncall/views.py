@@ -18,8 +18,9 @@ from django.db.models import F
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import urlencode
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from servicedesk.accounts.models import SupportGroup, User
 from servicedesk.core import clock
@@ -27,7 +28,7 @@ from servicedesk.core.errors import Conflict, NotFound, PermissionDenied, Servic
 from servicedesk.web import errors
 from servicedesk.web.views.base import htmx_target, page_or_fragment, staff_required, user_of
 
-from . import selectors, services
+from . import ical, selectors, services
 from .models import OnCallMember, OnCallOverride, OnCallSchedule, Page, PageState
 from .selectors import ResponderOut
 
@@ -75,6 +76,27 @@ def board(at: datetime) -> list[TechnologySection]:
             group, schedules.get(group.pk), people[0] if people else None, people[1:], manager,
         ))  # fmt: skip
     return list(sections.values())
+
+
+# What a calendar subscription shows: the last week and the next eight.
+FEED_PAST = timedelta(days=7)
+FEED_DAYS = 63
+
+
+@require_GET
+def feed(request: HttpRequest, pk: int) -> HttpResponse:
+    """The schedule's calendar subscription (``?key=`` from ``POST
+    /api/v1/oncall/schedules/{id}/feed``): no sign-in, since calendar
+    applications cannot send one; a wrong or withdrawn key is a 404."""
+    schedule = services.schedule_for_feed(pk, request.GET.get("key", ""))
+    if schedule is None:
+        raise Http404(_("This on-call schedule does not exist."))
+    now = clock.now()
+    body = selectors.ical_feed(schedule, start=now - FEED_PAST, days=FEED_DAYS, now=now)
+    response = ical.http_response(schedule.pk, body)
+    # Calendar applications poll: let proxies keep it briefly, never share it.
+    response["Cache-Control"] = "private, max-age=300"
+    return response
 
 
 @staff_required
@@ -168,6 +190,31 @@ def calendar_days(
 
 @staff_required
 def schedule(request: HttpRequest, pk: int) -> HttpResponse:
+    return _schedule_page(request, pk)
+
+
+@staff_required
+@require_POST
+def feed_link(request: HttpRequest, pk: int) -> HttpResponse:
+    """The keeper's calendar subscription: a new link (shown once) or none."""
+    user = user_of(request)
+    extra: dict[str, Any] = {}
+    try:
+        if request.POST.get("do") == "stop":
+            services.do_disable_feed(actor=user, schedule=pk)
+            messages.success(request, _("The calendar subscription is stopped."))
+        else:
+            key = services.do_new_feed_key(actor=user, schedule=pk)
+            path = reverse("oncall:feed", args=[pk])
+            extra["feed_url"] = request.build_absolute_uri(f"{path}?{urlencode({'key': key})}")
+    except NotFound:
+        raise Http404(_("This on-call schedule does not exist.")) from None
+    except ServiceError as exc:
+        messages.error(request, errors.message(exc))
+    return _schedule_page(request, pk, **extra)
+
+
+def _schedule_page(request: HttpRequest, pk: int, **extra: Any) -> HttpResponse:
     row = OnCallSchedule.objects.select_related("group__manager", "group__technology").filter(pk=pk)
     found = row.first()
     if found is None:
@@ -198,6 +245,7 @@ def schedule(request: HttpRequest, pk: int) -> HttpResponse:
         "weeks": [days[i : i + 7] for i in range(0, len(days), 7)],
         "weekdays": [days[i].day for i in range(7)], "overrides": overrides, "layers": layers,
         "can_keep": user_of(request).is_staff and services.can_keep(user_of(request), found.group),
+        "can_subscribe": services.can_keep(user_of(request), found.group), **extra,
     }  # fmt: skip
     return page_or_fragment(request, "oncall/schedule.html", {}, context)
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import icalendar
 import pytest
+from django.test import Client
 
 from servicedesk.escalation.tests.helpers import T0, at, create, minutes, run_worker
 from servicedesk.oncall.models import OnCallOverride, Page
@@ -144,6 +145,42 @@ class TestSchedules:
         oid = created.json()["id"]
         assert manager.delete(f"/oncall/schedules/{pk}/overrides/{oid}").status_code == 204
         assert not OnCallOverride.objects.exists()
+
+
+class TestCalendarSubscription:
+    """A calendar application subscribes with a URL whose key reads one feed."""
+
+    def test_subscribe_rotate_and_withdraw(self, org: Org, api: Api) -> None:
+        pk = make(org, api)
+        manager = api(org.net_ops_manager)
+        assert api(org.net_ops_agent).post(f"/oncall/schedules/{pk}/feed").status_code == 403
+        assert api(org.mail_ops_manager).post(f"/oncall/schedules/{pk}/feed").status_code == 403
+        assert manager.post("/oncall/schedules/999999/feed").status_code == 404
+        created = manager.post(f"/oncall/schedules/{pk}/feed")
+        assert created.status_code == 201, created.json()
+        url = created.json()["url"]
+        assert url.startswith(f"http://testserver/oncall/schedules/{pk}/feed.ics?key=")
+        anonymous = Client()
+        with at(T0):
+            response = anonymous.get(url)
+        assert response.status_code == 200
+        assert response["Content-Type"].startswith("text/calendar")
+        assert response["Cache-Control"] == "private, max-age=300"
+        feed = icalendar.Calendar.from_ical(response.content)
+        people = {str(e["x-servicedesk-user"]) for e in feed.walk("VEVENT")}
+        assert people == {"net_ops_agent", "problem_manager"}
+        # The key opens this feed only: not the API, not a wrong key, not another schedule.
+        key = url.split("key=", 1)[1]
+        assert anonymous.get(f"/oncall/schedules/{pk}/feed.ics?key={key}x").status_code == 404
+        assert anonymous.get(f"/oncall/schedules/{pk}/feed.ics").status_code == 404
+        assert anonymous.get(f"/oncall/schedules/{pk + 1}/feed.ics?key={key}").status_code == 404
+        assert Client().get(f"/api/v1/oncall/schedules/{pk}",
+                            HTTP_AUTHORIZATION=f"Bearer {key}").status_code == 401  # fmt: skip
+        # A new key retires the old URL; withdrawing retires every URL.
+        again = manager.post(f"/oncall/schedules/{pk}/feed").json()["url"]
+        assert anonymous.get(url).status_code == 404 and anonymous.get(again).status_code == 200
+        assert api(org.admin).delete(f"/oncall/schedules/{pk}/feed").status_code == 204
+        assert anonymous.get(again).status_code == 404
 
 
 class TestIcal:

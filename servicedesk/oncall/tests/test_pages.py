@@ -398,3 +398,41 @@ def test_markup_follows_the_csp_and_labels_every_control(
                 continue
             control = re.search(r'\sid="([^"]+)"', tag)
             assert "aria-label=" in tag or (control and control.group(1) in labelled), tag
+
+
+class TestCalendarSubscription:
+    def test_the_keeper_gets_a_link_that_a_calendar_can_read_and_stops_it(
+        self, org: Org, browser: Callable[..., Client]
+    ) -> None:
+        schedule = with_override(org)
+        manager = browser(org.net_ops_manager)
+        page = manager.get(f"/oncall/schedules/{schedule.pk}/").content.decode()
+        assert 'id="calendar-subscription"' in page and ">Get a link</button>" in page
+        response = manager.post(f"/oncall/schedules/{schedule.pk}/feed-link/", {"do": "new"})
+        text = response.content.decode()
+        assert response.status_code == 200 and "it is shown once" in text
+        match = re.search(r'id="feed-url" class="oc-feed-url" value="([^"]+)"', text)
+        assert match, text
+        url = match.group(1).replace("&amp;", "&")
+        assert ">New link</button>" in text and ">Stop the subscription</button>" in text
+        with at(T0):
+            feed = Client().get(url)
+        assert feed.status_code == 200 and b"BEGIN:VCALENDAR" in feed.content
+        assert b"X-SERVICEDESK-USER:desk_agent" in feed.content  # the override is in it
+        # Only the link's page shows the key; reloading shows that a feed is active.
+        again = manager.get(f"/oncall/schedules/{schedule.pk}/").content.decode()
+        assert "A calendar subscription is active." in again and "feed.ics?key=" not in again
+        stopped = manager.post(f"/oncall/schedules/{schedule.pk}/feed-link/", {"do": "stop"})
+        assert "The calendar subscription is stopped." in stopped.content.decode()
+        assert Client().get(url).status_code == 404
+
+    def test_others_do_not_get_links(self, org: Org, browser: Callable[..., Client]) -> None:
+        schedule = with_override(org)
+        agent = browser(org.net_ops_agent)
+        page = agent.get(f"/oncall/schedules/{schedule.pk}/").content.decode()
+        assert 'id="calendar-subscription"' not in page
+        refused = agent.post(f"/oncall/schedules/{schedule.pk}/feed-link/", {"do": "new"})
+        assert refused.status_code == 200 and 'id="feed-url"' not in refused.content.decode()
+        schedule.refresh_from_db()
+        assert schedule.feed_key_digest == ""
+        assert agent.post("/oncall/schedules/999999/feed-link/", {"do": "new"}).status_code == 404
