@@ -10,6 +10,7 @@ from ninja import Path, Query, Router, Schema
 from pydantic import Field
 
 from servicedesk.core.errors import NotFound
+from servicedesk.core.lookups import one
 from servicedesk.core.pagination import keyset_page
 from servicedesk.core.schemas import ERRORS, PageOut, RefOut, ref
 from servicedesk.core.validation import Id, ShortText
@@ -116,7 +117,7 @@ def get_user(request: HttpRequest, user_id: RowId) -> Any:
     caller = request.auth  # type: ignore[attr-defined]
     if caller.pk != user_id:
         _staff_only(request)
-    user = User.objects.select_related("user_group", "manager").filter(pk=user_id).first()
+    user = one(User.objects.select_related("user_group", "manager").filter(pk=user_id))
     if user is None:
         raise NotFound(f"User {user_id} does not exist.")
     return user_out(user)

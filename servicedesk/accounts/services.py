@@ -12,6 +12,7 @@ from django.db.models import F
 
 from servicedesk.core import clock, confcache
 from servicedesk.core.errors import NotFound
+from servicedesk.core.lookups import one
 
 from .models import ApiToken, SupportGroup, User
 
@@ -47,10 +48,8 @@ def authenticate_token(raw: str) -> User | None:
     """The active user a bearer token belongs to, or None."""
     if not raw.startswith(TOKEN_PREFIX) or len(raw) > 100:
         return None
-    token = (
-        ApiToken.objects.select_related("user")
-        .filter(digest=_digest(raw), revoked_at__isnull=True)
-        .first()
+    token = one(
+        ApiToken.objects.select_related("user").filter(digest=_digest(raw), revoked_at__isnull=True)
     )
     now = clock.now()
     if token is None or not token.user.is_active:

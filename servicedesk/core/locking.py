@@ -24,6 +24,8 @@ from typing import Any, TypeVar
 
 from django.db import connection, models
 
+from .lookups import one
+
 M = TypeVar("M", bound=models.Model)
 
 _MISSING = object()
@@ -55,7 +57,7 @@ def lock_one(queryset: models.QuerySet[M], pk: Any, related: Sequence[str]) -> M
     """The row ``pk`` of ``queryset`` locked (``FOR UPDATE OF self``) with
     ``related`` read in the same statement, or None if there is no such row."""
     model = queryset.model
-    found = queryset.select_for_update(of=("self",)).select_related(*related).filter(pk=pk).first()
+    found = one(queryset.select_for_update(of=("self",)).select_related(*related).filter(pk=pk))
     if found is not None and consistent(found, related):
         return found
     # Waited on a concurrent change: lock without joins, then read what we hold.

@@ -11,6 +11,7 @@ from django.db.models import Q, QuerySet
 
 from servicedesk.accounts.models import User
 from servicedesk.core.errors import NotFound
+from servicedesk.core.lookups import one
 from servicedesk.core.pagination import keyset_page
 
 from .models import Comment, Incident, IncidentEvent, parse_number
@@ -34,7 +35,7 @@ def get_incident(user: User, pk: int, *, related: bool = True) -> Incident:
     qs = visible_incidents(user)
     if related:
         qs = qs.select_related(*LIST_RELATED)
-    incident = qs.filter(pk=pk).first()
+    incident = one(qs.filter(pk=pk))
     if incident is None:
         raise NotFound(f"Incident {pk} does not exist.")
     return incident

@@ -29,6 +29,7 @@ from django.utils.text import slugify
 from servicedesk.accounts.models import Role, User
 from servicedesk.core import clock
 from servicedesk.core.errors import FieldError, PermissionDenied
+from servicedesk.core.lookups import one
 from servicedesk.incidents import services as incident_services
 from servicedesk.incidents.events import ref
 from servicedesk.incidents.models import OPEN_STATUSES, Incident, ResolutionCode, Source
@@ -151,10 +152,10 @@ def authenticate(raw: str) -> Integration | None:
     raw = raw.strip()
     if not raw.startswith(TOKEN_PREFIX) or len(raw) > 100:
         return None
-    return (
-        Integration.objects.select_related("reporter", "system_user")
-        .filter(token_digest=_digest(raw), active=True)
-        .first()
+    return one(
+        Integration.objects.select_related("reporter", "system_user").filter(
+            token_digest=_digest(raw), active=True
+        )
     )
 
 

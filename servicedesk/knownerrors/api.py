@@ -14,7 +14,7 @@ from servicedesk.catalog.models import ConfigurationItem, Service, Technology
 from servicedesk.core import clock, idempotency
 from servicedesk.core.errors import FieldError, NotFound, PermissionDenied
 from servicedesk.core.http import etag, expected_version
-from servicedesk.core.lookups import resolve
+from servicedesk.core.lookups import one, resolve
 from servicedesk.core.pagination import keyset_page
 from servicedesk.core.schemas import ERRORS, WRITE_ERRORS, PageOut, ref
 from servicedesk.incidents import selectors as incident_selectors
@@ -333,7 +333,7 @@ def _fix_out(fix: FixProject) -> dict[str, Any]:
 
 def _fix(request: HttpRequest, pk: int) -> FixProject:
     _require_staff(_user(request))
-    fix = FixProject.objects.select_related("known_error", "owner", "group").filter(pk=pk).first()
+    fix = one(FixProject.objects.select_related("known_error", "owner", "group").filter(pk=pk))
     if fix is None:
         raise NotFound(f"Fix project {pk} does not exist.")
     return fix

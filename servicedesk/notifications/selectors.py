@@ -7,6 +7,7 @@ from django.db.models import Q, QuerySet
 from servicedesk.accounts import permissions
 from servicedesk.accounts.models import User
 from servicedesk.core.errors import NotFound
+from servicedesk.core.lookups import one
 from servicedesk.incidents.models import Incident
 
 from .models import (
@@ -55,7 +56,7 @@ def visible_incident(user: User, pk: int) -> Incident:
 
 def preferences(user: User) -> NotificationPreference:
     """The person's preferences (defaults when they never saved any; nothing is written)."""
-    pref = NotificationPreference.objects.filter(user=user).select_related("user").first()
+    pref = one(NotificationPreference.objects.filter(user=user).select_related("user"))
     if pref is not None:
         return pref
     from . import conf

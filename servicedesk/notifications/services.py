@@ -24,6 +24,7 @@ from servicedesk.core.errors import (
     PermissionDenied,
     PreconditionFailed,
 )
+from servicedesk.core.lookups import one
 from servicedesk.core.registry import Reschedule, Skipped
 from servicedesk.incidents.events import ref
 from servicedesk.incidents.models import Incident
@@ -545,11 +546,10 @@ def do_complete_action_request(
 ) -> ActionRequest:
     """The addressee (or someone working the incident) says the action is done."""
     pk = request.pk if isinstance(request, ActionRequest) else request
-    found = (
+    found = one(
         ActionRequest.objects.select_for_update(of=("self",))
         .select_related("incident")
         .filter(pk=pk)
-        .first()
     )
     if found is None:
         raise NotFound(f"Action request {pk} does not exist.")
@@ -585,11 +585,10 @@ def _reminder_recipient(request: ActionRequest) -> Recipient | None:
 def remind(request_id: int) -> Reschedule | Skipped | None:
     """The due item of an action request: mark it overdue (once, on the incident's
     timeline) and remind the addressee; again every interval up to the limit."""
-    request = (
+    request = one(
         ActionRequest.objects.select_for_update(of=("self",))
         .select_related("addressee", "addressee_group", "incident")
         .filter(pk=request_id)
-        .first()
     )
     if request is None or request.state != ActionState.OPEN:
         return Skipped("the action request is settled")

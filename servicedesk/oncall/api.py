@@ -13,7 +13,7 @@ from servicedesk.accounts.models import SupportGroup, User
 from servicedesk.core import clock
 from servicedesk.core.errors import NotFound, PermissionDenied
 from servicedesk.core.http import etag, expected_version
-from servicedesk.core.lookups import resolve
+from servicedesk.core.lookups import one, resolve
 from servicedesk.core.pagination import keyset_page
 from servicedesk.core.schemas import ERRORS, WRITE_ERRORS, PageOut, ref
 from servicedesk.incidents.models import Incident
@@ -55,7 +55,7 @@ def _staff(request: HttpRequest) -> User:
 
 
 def _schedule(pk: int) -> OnCallSchedule:
-    schedule = OnCallSchedule.objects.select_related("group").filter(pk=pk).first()
+    schedule = one(OnCallSchedule.objects.select_related("group").filter(pk=pk))
     if schedule is None:
         raise NotFound(f"On-call schedule {pk} does not exist.")
     return schedule
@@ -262,10 +262,8 @@ def delete_override(request: HttpRequest, schedule_id: RowId, override_id: RowId
 
 
 def _page(pk: int) -> Page:
-    page = (
-        Page.objects.select_related("incident", "group", "person", "acknowledged_by")
-        .filter(pk=pk)
-        .first()
+    page = one(
+        Page.objects.select_related("incident", "group", "person", "acknowledged_by").filter(pk=pk)
     )
     if page is None:
         raise NotFound(f"Page {pk} does not exist.")

@@ -17,6 +17,7 @@ from django.db.models import F
 from servicedesk.accounts.models import Role, SupportGroup, User
 from servicedesk.core import clock, locking, scheduling
 from servicedesk.core.errors import Conflict, FieldError, NotFound, PermissionDenied
+from servicedesk.core.lookups import one
 from servicedesk.escalation.calendars import Calendar, CalendarError, zone
 from servicedesk.incidents.events import ref
 from servicedesk.incidents.models import Incident
@@ -387,11 +388,8 @@ def do_page(
 def page_timeout(page_id: int) -> tuple[str, datetime | None]:
     """The worker: nobody acknowledged in time, page the next responder.
     Returns what happened and when to look again (None: the page is over)."""
-    page = (
-        Page.objects.select_for_update()
-        .select_related("incident", "group")
-        .filter(pk=page_id)
-        .first()
+    page = one(
+        Page.objects.select_for_update().select_related("incident", "group").filter(pk=page_id)
     )
     if page is None or page.state != PageState.PAGING:
         return "skipped", None
@@ -417,11 +415,10 @@ def can_acknowledge(user: User, page: Page) -> bool:
 def do_acknowledge(*, page: Page | int, actor: User) -> Page:
     """The responder has it: no further pages for this step."""
     pk = page.pk if isinstance(page, Page) else page
-    locked = (
+    locked = one(
         Page.objects.select_for_update(of=("self",))
         .select_related("incident", "group")
         .filter(pk=pk)
-        .first()
     )
     if locked is None:
         raise NotFound(f"Page {pk} does not exist.")
