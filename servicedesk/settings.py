@@ -139,7 +139,16 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Tests use a file too: worker tests start real processes that must see it.
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}
 else:
-    DATABASES["default"].setdefault("OPTIONS", {})
+    options = DATABASES["default"].setdefault("OPTIONS", {})
+    # An incident is read with its ten references (select_related: ten LEFT
+    # JOINs). PostgreSQL may reorder left joins that hang off one table, and
+    # with the default join_collapse_limit (8) it searches those orders on
+    # every query: 6 ms of planning for a 0.3 ms detail read, 55 ms for a list
+    # page. At 4 it searches groups of four (0.9 ms and 4 ms) and still orders
+    # the joins of ordinary filters. SERVICEDESK_PG_JOIN_COLLAPSE_LIMIT=8 puts
+    # PostgreSQL's default back.
+    limit = int(os.environ.get("SERVICEDESK_PG_JOIN_COLLAPSE_LIMIT", "4"))
+    options["options"] = f"{options.get('options', '')} -c join_collapse_limit={limit}".strip()
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
