@@ -8,13 +8,10 @@ the recipient's language whatever the web UI's translations hold.
 
 from __future__ import annotations
 
-import functools
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
-from django.core.signals import setting_changed
-from django.dispatch import receiver
 from django.utils import formats, timezone, translation
 
 LABELS: dict[str, dict[str, dict[str, str]]] = {
@@ -114,13 +111,6 @@ def when(value: datetime | str | None, language: str, time_zone: str | None) -> 
     """A moment as the recipient reads it: their language, their time zone."""
     if value in (None, ""):
         return ""
-    # A message's context prints the same few moments for every recipient of
-    # an event (about 20 per escalation step): format each once.
-    return _when(value, language, time_zone or settings.TIME_ZONE)
-
-
-@functools.lru_cache(maxsize=4096)
-def _when(value: datetime | str, language: str, time_zone: str) -> str:
     if isinstance(value, str):
         try:
             value = datetime.fromisoformat(value)
@@ -133,8 +123,3 @@ def _when(value: datetime | str, language: str, time_zone: str) -> str:
     with translation.override(language_of(language)):
         text = formats.date_format(local, "DATETIME_FORMAT")
     return f"{text} ({local.tzname()})"
-
-
-@receiver(setting_changed)
-def _forget_formatted_moments(**kwargs: object) -> None:
-    _when.cache_clear()  # formats and zones may have changed (tests)
