@@ -56,14 +56,13 @@ def consistent(obj: models.Model, related: Iterable[str]) -> bool:
 def lock_one(queryset: models.QuerySet[M], pk: Any, related: Sequence[str]) -> M | None:
     """The row ``pk`` of ``queryset`` locked (``FOR UPDATE OF self``) with
     ``related`` read in the same statement, or None if there is no such row."""
-    model = queryset.model
     found = one(queryset.select_for_update(of=("self",)).select_related(*related).filter(pk=pk))
     if found is not None and consistent(found, related):
         return found
     # Waited on a concurrent change: lock without joins, then read what we hold.
     if not list(queryset.select_for_update(of=("self",)).filter(pk=pk).values_list("pk")):
         return None
-    return model._default_manager.select_related(*related).get(pk=pk)
+    return one(queryset.select_related(*related).filter(pk=pk))
 
 
 def lock_then_read(
