@@ -146,9 +146,13 @@ else:
     # every query: 6 ms of planning for a 0.3 ms detail read, 55 ms for a list
     # page. At 4 it searches groups of four (0.9 ms and 4 ms) and still orders
     # the joins of ordinary filters. SERVICEDESK_PG_JOIN_COLLAPSE_LIMIT=8 puts
-    # PostgreSQL's default back.
-    limit = int(os.environ.get("SERVICEDESK_PG_JOIN_COLLAPSE_LIMIT", "4"))
-    options["options"] = f"{options.get('options', '')} -c join_collapse_limit={limit}".strip()
+    # PostgreSQL's default back; empty sends no startup option (PgBouncer
+    # refuses unknown ones: set it on the role instead, README).
+    limit = os.environ.get("SERVICEDESK_PG_JOIN_COLLAPSE_LIMIT", "4").strip()
+    if limit:
+        options["options"] = (
+            f"{options.get('options', '')} -c join_collapse_limit={int(limit)}".strip()
+        )
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
