@@ -90,6 +90,7 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "servicedesk.core.middleware.UserPreferencesMiddleware",
+    "servicedesk.core.middleware.RaceLostMiddleware",
     # Last, as django-axes asks: it turns lock-outs into responses.
     "axes.middleware.AxesMiddleware",
 ]

@@ -103,15 +103,19 @@
     }
   });
 
-  // A failed htmx request (5xx, network) says so instead of doing nothing.
-  function failed() {
+  // A failed htmx request (5xx, network) says so instead of doing nothing; a
+  // lost race (409, text) says what the server said.
+  function failed(event) {
     var region = document.querySelector(".messages-region");
     if (!region) { return; }
+    var xhr = event && event.detail && event.detail.xhr;
+    var said = xhr && xhr.status === 409 &&
+      (xhr.getResponseHeader("Content-Type") || "").indexOf("text/plain") === 0 ? xhr.responseText : "";
     var list = document.createElement("ul");
     list.className = "messages";
     var item = document.createElement("li");
     item.className = "msg msg-error";
-    item.textContent = strings.failed || "Request failed.";
+    item.textContent = said || strings.failed || "Request failed.";
     list.appendChild(item);
     region.replaceChildren(list);
   }
