@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from django.db import IntegrityError, OperationalError
+from django.utils.translation import gettext
+
 
 class ServiceError(Exception):
     status_code = 400
@@ -81,9 +84,6 @@ class RaceLost(Conflict):
 
 def race_lost(exc: Exception) -> RaceLost | None:
     """The :class:`RaceLost` a database error means, or None for a real fault."""
-    from django.db import IntegrityError, OperationalError
-    from django.utils.translation import gettext
-
     if isinstance(exc, IntegrityError):
         return RaceLost(
             gettext("This conflicts with a change made at the same moment; reload and try again."),

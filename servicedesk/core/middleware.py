@@ -10,6 +10,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone, translation
 
+from .errors import race_lost
+
 
 class UserPreferencesMiddleware:
     """Activate the signed-in user's time zone and, when set, their language.
@@ -52,8 +54,6 @@ class RaceLostMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
-        from .errors import race_lost
-
         lost = race_lost(exception)
         if lost is None:
             return None

@@ -5,8 +5,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from django.http import HttpRequest, HttpResponse
-from django.urls import reverse
-from django.utils.http import urlencode
 from ninja import Path, Query, Router, Status
 
 from servicedesk.accounts.models import SupportGroup, User
@@ -188,8 +186,7 @@ def new_feed(request: HttpRequest, schedule_id: RowId) -> Any:
     this schedule's feed and nothing else. Shown once; asking again makes a new
     key and the previous URL stops working. The group's manager or an admin."""
     key = services.do_new_feed_key(actor=_staff(request), schedule=_schedule(schedule_id))
-    path = reverse("oncall:feed", args=[schedule_id])
-    return Status(201, {"url": request.build_absolute_uri(f"{path}?{urlencode({'key': key})}")})
+    return Status(201, {"url": ical.subscription_url(request, schedule_id, key)})
 
 
 @router.delete("/oncall/schedules/{schedule_id}/feed", response={204: None, **WRITE_ERRORS})

@@ -9,7 +9,9 @@ from typing import Any
 import icalendar
 from dateutil.rrule import rrulestr
 from django.db.models import Q
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
+from django.utils.http import urlencode
 
 from servicedesk import __version__
 from servicedesk.accounts.models import SupportGroup, User
@@ -29,6 +31,12 @@ class FeedError(ValueError):
 
 
 CONTENT_TYPE = "text/calendar"
+
+
+def subscription_url(request: HttpRequest, schedule_id: int, key: str) -> str:
+    """The calendar subscription URL a feed key opens (views.feed)."""
+    path = reverse("oncall:feed", args=[schedule_id])
+    return request.build_absolute_uri(f"{path}?{urlencode({'key': key})}")
 
 
 def http_response(schedule_id: int, body: bytes) -> HttpResponse:

@@ -18,13 +18,13 @@ from django.db.models import F
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from servicedesk.accounts.models import SupportGroup, User
 from servicedesk.core import clock
 from servicedesk.core.errors import Conflict, NotFound, PermissionDenied, ServiceError
+from servicedesk.core.lookups import one
 from servicedesk.web import errors
 from servicedesk.web.views.base import htmx_target, page_or_fragment, staff_required, user_of
 
@@ -205,8 +205,7 @@ def feed_link(request: HttpRequest, pk: int) -> HttpResponse:
             messages.success(request, _("The calendar subscription is stopped."))
         else:
             key = services.do_new_feed_key(actor=user, schedule=pk)
-            path = reverse("oncall:feed", args=[pk])
-            extra["feed_url"] = request.build_absolute_uri(f"{path}?{urlencode({'key': key})}")
+            extra["feed_url"] = ical.subscription_url(request, pk, key)
     except NotFound:
         raise Http404(_("This on-call schedule does not exist.")) from None
     except ServiceError as exc:
@@ -215,8 +214,9 @@ def feed_link(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _schedule_page(request: HttpRequest, pk: int, **extra: Any) -> HttpResponse:
-    row = OnCallSchedule.objects.select_related("group__manager", "group__technology").filter(pk=pk)
-    found = row.first()
+    found = one(
+        OnCallSchedule.objects.select_related("group__manager", "group__technology").filter(pk=pk)
+    )
     if found is None:
         raise Http404(_("This on-call schedule does not exist."))
     view = "month" if request.GET.get("view") == "month" else "week"
