@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import hashlib
 import secrets
 from datetime import datetime, timedelta
 
@@ -11,6 +10,7 @@ from django.db import transaction
 from django.db.models import F
 
 from servicedesk.core import clock, confcache
+from servicedesk.core.digests import secret_digest
 from servicedesk.core.errors import NotFound
 from servicedesk.core.lookups import one
 
@@ -23,10 +23,6 @@ LAST_USED_RESOLUTION = timedelta(minutes=1)
 confcache.watch(SupportGroup)
 
 
-def _digest(raw: str) -> str:
-    return hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()
-
-
 @transaction.atomic
 def do_create_token(
     *, user: User, name: str = "", expires_at: datetime | None = None
@@ -34,7 +30,7 @@ def do_create_token(
     """Create a token for ``user``; returns the record and the only copy of the secret."""
     raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken.objects.create(
-        user=user, name=name, prefix=raw[:10], digest=_digest(raw), expires_at=expires_at
+        user=user, name=name, prefix=raw[:10], digest=secret_digest(raw), expires_at=expires_at
     )
     return token, raw
 
@@ -49,7 +45,9 @@ def authenticate_token(raw: str) -> User | None:
     if not raw.startswith(TOKEN_PREFIX) or len(raw) > 100:
         return None
     token = one(
-        ApiToken.objects.select_related("user").filter(digest=_digest(raw), revoked_at__isnull=True)
+        ApiToken.objects.select_related("user").filter(
+            digest=secret_digest(raw), revoked_at__isnull=True
+        )
     )
     now = clock.now()
     if token is None or not token.user.is_active:

@@ -15,7 +15,6 @@ the committed group, so two deliveries cannot open two incidents.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
@@ -28,6 +27,7 @@ from django.utils.text import slugify
 
 from servicedesk.accounts.models import Role, User
 from servicedesk.core import clock
+from servicedesk.core.digests import secret_digest
 from servicedesk.core.errors import FieldError, PermissionDenied
 from servicedesk.core.lookups import one
 from servicedesk.incidents import services as incident_services
@@ -52,10 +52,6 @@ TOKEN_PREFIX = "sdi_"  # noqa: S105 (a marker, not a secret)
 # Fingerprints a group remembers as firing; beyond this only the count moves.
 MAX_FIRING_IDENTITIES = 500
 BODY_LIMIT = 256 * 1024
-
-
-def _digest(raw: str) -> str:
-    return hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _require_admin(actor: User | None) -> None:
@@ -142,7 +138,7 @@ def do_rotate_token(*, integration: Integration, actor: User | None, raw: str = 
         raise FieldError("token", f"must start with {TOKEN_PREFIX} and have 20-100 characters")
     raw = raw or TOKEN_PREFIX + secrets.token_urlsafe(32)
     Integration.objects.filter(pk=integration.pk).update(
-        token_prefix=raw[:12], token_digest=_digest(raw)
+        token_prefix=raw[:12], token_digest=secret_digest(raw)
     )
     return raw
 
@@ -154,7 +150,7 @@ def authenticate(raw: str) -> Integration | None:
         return None
     return one(
         Integration.objects.select_related("reporter", "system_user").filter(
-            token_digest=_digest(raw), active=True
+            token_digest=secret_digest(raw), active=True
         )
     )
 

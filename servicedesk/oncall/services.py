@@ -4,7 +4,6 @@ acknowledging. Each runs in one transaction and checks the actor's permission
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ from django.db.models import F
 
 from servicedesk.accounts.models import Role, SupportGroup, User
 from servicedesk.core import clock, locking, scheduling
+from servicedesk.core.digests import secret_digest
 from servicedesk.core.errors import Conflict, FieldError, NotFound, PermissionDenied
 from servicedesk.core.lookups import one
 from servicedesk.escalation.calendars import Calendar, CalendarError, zone
@@ -264,10 +264,6 @@ def do_import_ical(
 # ---- calendar subscription ---------------------------------------------------------------------
 
 
-def _digest(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
-
-
 @transaction.atomic
 def do_new_feed_key(*, actor: User | None, schedule: OnCallSchedule | int) -> str:
     """A new secret for the schedule's calendar feed (returned once, stored as a
@@ -275,7 +271,7 @@ def do_new_feed_key(*, actor: User | None, schedule: OnCallSchedule | int) -> st
     schedule = lock_schedule(schedule)
     _require_keep(actor, schedule.group)
     key = secrets.token_urlsafe(32)
-    OnCallSchedule.objects.filter(pk=schedule.pk).update(feed_key_digest=_digest(key))
+    OnCallSchedule.objects.filter(pk=schedule.pk).update(feed_key_digest=secret_digest(key))
     return key
 
 
@@ -291,7 +287,7 @@ def schedule_for_feed(pk: int, key: str) -> OnCallSchedule | None:
     schedule = OnCallSchedule.objects.filter(pk=pk).exclude(feed_key_digest="").first()
     if schedule is None or not key:
         return None
-    if not hmac.compare_digest(schedule.feed_key_digest, _digest(key)):
+    if not hmac.compare_digest(schedule.feed_key_digest, secret_digest(key)):
         return None
     return schedule
 

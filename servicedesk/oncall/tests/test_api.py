@@ -10,6 +10,7 @@ import pytest
 from django.test import Client
 
 from servicedesk.escalation.tests.helpers import T0, at, create, minutes, run_worker
+from servicedesk.oncall import services
 from servicedesk.oncall.models import OnCallOverride, Page
 from servicedesk.testing.api import ApiClient
 from servicedesk.testing.org import Org
@@ -173,6 +174,7 @@ class TestCalendarSubscription:
         key = url.split("key=", 1)[1]
         assert anonymous.get(f"/oncall/schedules/{pk}/feed.ics?key={key}x").status_code == 404
         assert anonymous.get(f"/oncall/schedules/{pk}/feed.ics").status_code == 404
+        assert services.schedule_for_feed(pk, "\ud800") is None  # any text: no match, no error
         assert anonymous.get(f"/oncall/schedules/{pk + 1}/feed.ics?key={key}").status_code == 404
         assert Client().get(f"/api/v1/oncall/schedules/{pk}",
                             HTTP_AUTHORIZATION=f"Bearer {key}").status_code == 401  # fmt: skip
