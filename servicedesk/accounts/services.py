@@ -12,7 +12,7 @@ from django.db.models import F
 from servicedesk.core import clock, confcache
 from servicedesk.core.digests import secret_digest
 from servicedesk.core.errors import NotFound
-from servicedesk.core.lookups import one
+from servicedesk.core.lookups import KeyedRead
 
 from .models import ApiToken, SupportGroup, User
 
@@ -40,15 +40,20 @@ def do_revoke_token(*, token: ApiToken) -> None:
     ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=clock.now())
 
 
+# Every API request reads its token: compiled once (core/lookups.py).
+_token_by_digest = KeyedRead(
+    lambda digest: ApiToken.objects.select_related("user").filter(
+        digest=digest, revoked_at__isnull=True
+    ),
+    keys=(str,),
+)
+
+
 def authenticate_token(raw: str) -> User | None:
     """The active user a bearer token belongs to, or None."""
     if not raw.startswith(TOKEN_PREFIX) or len(raw) > 100:
         return None
-    token = one(
-        ApiToken.objects.select_related("user").filter(
-            digest=secret_digest(raw), revoked_at__isnull=True
-        )
-    )
+    token = _token_by_digest(secret_digest(raw))
     now = clock.now()
     if token is None or not token.user.is_active:
         return None

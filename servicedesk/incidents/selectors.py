@@ -11,7 +11,7 @@ from django.db.models import Q, QuerySet
 
 from servicedesk.accounts.models import User
 from servicedesk.core.errors import NotFound
-from servicedesk.core.lookups import one
+from servicedesk.core.lookups import KeyedRead
 from servicedesk.core.pagination import keyset_page
 
 from .models import Comment, Incident, IncidentEvent, parse_number
@@ -22,20 +22,43 @@ LIST_RELATED = (
 )  # fmt: skip
 
 
-def visible_incidents(user: User) -> QuerySet[Incident]:
+def sees_every_incident(user: User) -> bool:
     """Support staff see every incident; end users see the ones they reported."""
+    return bool(user.is_support_staff or user.is_superuser)
+
+
+def visible_incidents(user: User) -> QuerySet[Incident]:
     qs = Incident.objects.all()
-    if not (user.is_support_staff or user.is_superuser):
+    if not sees_every_incident(user):
         qs = qs.filter(reporter=user)
     return qs
 
 
+# The reads by id behind every incident request, compiled once (core/lookups.py):
+# (with its references?, as its reporter?) -> read.
+_BY_ID = {
+    (True, False): KeyedRead(
+        lambda pk: Incident.objects.select_related(*LIST_RELATED).filter(pk=pk)
+    ),
+    (False, False): KeyedRead(lambda pk: Incident.objects.filter(pk=pk)),
+    (True, True): KeyedRead(
+        lambda pk, reporter: Incident.objects.select_related(*LIST_RELATED).filter(
+            pk=pk, reporter_id=reporter
+        ),
+        keys=(int, int),
+    ),
+    (False, True): KeyedRead(
+        lambda pk, reporter: Incident.objects.filter(pk=pk, reporter_id=reporter), keys=(int, int)
+    ),
+}
+
+
 def get_incident(user: User, pk: int, *, related: bool = True) -> Incident:
     """The incident if ``user`` may see it; otherwise 404 (its existence is not revealed)."""
-    qs = visible_incidents(user)
-    if related:
-        qs = qs.select_related(*LIST_RELATED)
-    incident = one(qs.filter(pk=pk))
+    if sees_every_incident(user):
+        incident = _BY_ID[related, False](pk)
+    else:
+        incident = _BY_ID[related, True](pk, user.pk)
     if incident is None:
         raise NotFound(f"Incident {pk} does not exist.")
     return incident
@@ -141,7 +164,7 @@ def attach_references(rows: list[Incident]) -> list[Incident]:
 def timeline(user: User, incident: Incident) -> QuerySet[IncidentEvent]:
     """The incident's events in order; internal notes are hidden from end users."""
     qs = incident.events.select_related("actor").order_by("id")
-    if not (user.is_support_staff or user.is_superuser):
+    if not sees_every_incident(user):
         internal = Comment.objects.filter(incident=incident, public=False).values_list(
             "pk", flat=True
         )
@@ -151,6 +174,6 @@ def timeline(user: User, incident: Incident) -> QuerySet[IncidentEvent]:
 
 def comments(user: User, incident: Incident) -> QuerySet[Comment]:
     qs = incident.comments.select_related("author").order_by("created_at", "id")
-    if not (user.is_support_staff or user.is_superuser):
+    if not sees_every_incident(user):
         qs = qs.filter(public=True)
     return qs

@@ -22,6 +22,7 @@ from django.db import transaction
 
 from servicedesk.accounts.models import User
 from servicedesk.core import clock, confcache, outbox, scheduling
+from servicedesk.core.lookups import KeyedRead
 from servicedesk.core.models import OutboxMessage
 
 from . import conf, rendering
@@ -242,6 +243,9 @@ class Outgoing:
     exclude_user_id: int | None = None
     # Templates found so far, by (channel, language): one lookup per rule, not per recipient.
     templates: dict[tuple[str, str], NotificationTemplate | None] = field(default_factory=dict)
+    # Contexts built so far, by what they depend on besides the recipient's name: a
+    # group's members who share a language and a time zone share one.
+    contexts: dict[tuple[Any, ...], dict[str, Any]] = field(default_factory=dict)
 
     def template(self, channel: str, language: str) -> NotificationTemplate | None:
         if (channel, language) not in self.templates:
@@ -276,14 +280,7 @@ def queue(
                     outgoing.template_key, channel, rcpt.language, destination.destination,
                 )  # fmt: skip
                 continue
-            language = template.language
-            context = rendering.build_context(
-                subject_type=outgoing.subject_type, subject=outgoing.subject,
-                event=outgoing.event, language=language, time_zone=rcpt.time_zone,
-                recipient_name=rcpt.name, sender=outgoing.sender,
-                action=action_text(outgoing.action or {}, language),
-                action_due=outgoing.action_due, text=outgoing.text,
-            )  # fmt: skip
+            context = _context(outgoing, template.language, rcpt)
             message = rendering.render(template.approved_subject, template.approved_body, context)
             message = rendering.with_reference(message, context["number"])
             if outgoing.kind == MessageKind.ACTION:
@@ -292,6 +289,20 @@ def queue(
                      sink=sink)  # fmt: skip
             queued += 1
     return queued
+
+
+def _context(outgoing: Outgoing, language: str, rcpt: Recipient) -> dict[str, Any]:
+    action = action_text(outgoing.action or {}, language)
+    key = (language, rcpt.time_zone, action, outgoing.action_due)
+    shared = outgoing.contexts.get(key)
+    if shared is None:
+        shared = outgoing.contexts[key] = rendering.build_context(
+            subject_type=outgoing.subject_type, subject=outgoing.subject,
+            event=outgoing.event, language=language, time_zone=rcpt.time_zone,
+            sender=outgoing.sender, action=action, action_due=outgoing.action_due,
+            text=outgoing.text,
+        )  # fmt: skip
+    return {**shared, "recipient": rcpt.name}
 
 
 def _enqueue(
@@ -436,13 +447,22 @@ def completes(spec: str, event_type: str, known: dict[str, Any]) -> bool:
     return True
 
 
+# Read for every event: compiled once (core/lookups.py).
+_open_requests = KeyedRead(
+    lambda subject_type, subject_id: ActionRequest.objects.filter(
+        subject_type=subject_type, subject_id=subject_id, state=ActionState.OPEN
+    ),
+    keys=(str, int),
+)
+
+
 def settle_requests(subject_type: str, subject: Any, event: Any) -> int:
     """Close open requests on the subject that this event completes or makes moot."""
     event_type = getattr(event, "type", "")
+    if event_type == "created":
+        return 0  # a subject's first event: nothing can be open on it yet
     terminal = event_type in TERMINAL_EVENTS.get(subject_type, frozenset())
-    open_requests = ActionRequest.objects.filter(
-        subject_type=subject_type, subject_id=subject.pk, state=ActionState.OPEN
-    )
+    open_requests = _open_requests.all(subject_type, subject.pk)
     settled = 0
     now = clock.now()
     actor = getattr(event, "actor", None)
@@ -513,6 +533,7 @@ def apply_rule(rule: NotificationRule, subject_type: str, subject: Any, event: A
             recipients.setdefault(recipient.key, recipient)
     seen: set[tuple[str, str]] = set()
     templates: dict[tuple[str, str], NotificationTemplate | None] = {}
+    contexts: dict[tuple[Any, ...], dict[str, Any]] = {}
     messages: list[OutboxMessage] = []
     queued = 0
     for recipient in recipients.values():
@@ -529,7 +550,7 @@ def apply_rule(rule: NotificationRule, subject_type: str, subject: Any, event: A
             template_key=rule.template_key, kind=kind, channels=list(rule.channels),
             urgent=urgent, sender=sender, action=request.action if request else rule.action,
             action_due=request.due_at if request else None, action_request=request, rule=rule,
-            exclude_user_id=exclude, templates=templates,
+            exclude_user_id=exclude, templates=templates, contexts=contexts,
         )  # fmt: skip
         queued += queue(outgoing, recipient, seen, sink=messages)
     outbox.enqueue_many(messages)

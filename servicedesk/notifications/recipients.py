@@ -18,6 +18,7 @@ from django.db.models import Manager, QuerySet
 
 from servicedesk.accounts.models import SupportGroup, User
 from servicedesk.accounts.services import manager_chain
+from servicedesk.core.lookups import KeyedRead
 from servicedesk.integrations.models import WebhookEndpoint
 
 from .labels import language_of
@@ -123,6 +124,16 @@ def _problem_team(subject_type: str, subject: Any) -> list[Any]:
     return [*members, *_people(owner)]
 
 
+_watchers = KeyedRead(
+    lambda subject_type, subject_id: (
+        Watcher.objects.filter(subject_type=subject_type, subject_id=subject_id)
+        .select_related("user")
+        .order_by("id")
+    ),
+    keys=(str, int),
+)
+
+
 def resolve(
     spec: RuleRecipient, *, subject_type: str, subject: Any, event: Any, hint: str = ""
 ) -> list[Recipient]:
@@ -163,12 +174,7 @@ def resolve(
     elif kind == RecipientKind.PARTICIPANTS:
         found = list(_users_from_refs(payload.get("participants")))
     elif kind == RecipientKind.WATCHERS:
-        found = [
-            w.user
-            for w in Watcher.objects.filter(subject_type=subject_type, subject_id=subject.pk)
-            .select_related("user")
-            .order_by("id")
-        ]
+        found = [w.user for w in _watchers.all(subject_type, subject.pk)]
     elif kind == RecipientKind.USER:
         found = _people(spec.user)
     elif kind == RecipientKind.GROUP:
@@ -252,11 +258,16 @@ def members_read_once() -> Iterator[None]:
         _members.reset(token)
 
 
+_members_of = KeyedRead(
+    lambda group_id: User.objects.filter(support_groups=group_id, is_active=True).order_by("id")
+)
+
+
 def _active_members(group: SupportGroup) -> list[User]:
     memo = _members.get()
     if memo is not None and group.pk in memo:
         return memo[group.pk]
-    members = list(group.members.filter(is_active=True).order_by("id"))
+    members = _members_of.all(group.pk)
     if memo is not None:
         memo[group.pk] = members
     return members

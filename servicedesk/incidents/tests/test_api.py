@@ -318,7 +318,7 @@ def test_writes_issue_a_pinned_number_of_queries(
     # the reports' mark on the incident (its facts are recomputed later, in batches), and
     # the escalation plan and SLA clocks. Configuration (bands, matrix, groups, rules, templates,
     # policies, webhooks) comes from the per-process cache: one token read per operation.
-    with django_assert_max_num_queries(17):
+    with django_assert_max_num_queries(16):
         created = new_incident(desk, configuration_item=org.router.pk, affected_users=12)
     with django_assert_max_num_queries(17):
         assert desk.post(f"/incidents/{created['id']}/accept").status_code == 200

@@ -341,6 +341,31 @@ class TestTemplatesInUse:
             .endswith("registered: Cannot receive e-mail")
         )
 
+    def test_each_member_of_a_group_is_addressed_by_name_in_their_language(self, org: Org) -> None:
+        for language, body in (("en", "Dear {{ recipient }}: {{ status }}"),
+                               ("ru", "{{ recipient }}, статус: {{ status }}")):  # fmt: skip
+            template = services.do_create_template(
+                actor=org.admin, key="group_hello", channel="", language=language,
+                subject="Hello", body=body,
+            )  # fmt: skip
+            services.do_approve_template(actor=org.admin, template=template)
+        group = make_group(name="Major incident team", level=2)
+        people = [make_user(first_name=name, last_name="Lee") for name in ("Ann", "Bob", "Cy")]
+        people[2].language = "ru"
+        people[2].save()
+        group.members.set(people)
+        only_rule(
+            org, event_types=["created"], template_key="group_hello",
+            recipients=[{"kind": "group", "group": group}],
+        )  # fmt: skip
+        create(org)
+        bodies = {m.destination: m.payload["body"] for m in messages("email")}
+        assert bodies == {
+            people[0].email: "Dear Ann Lee: new",
+            people[1].email: "Dear Bob Lee: new",
+            people[2].email: "Cy Lee, статус: новый",
+        }
+
     def test_a_broken_rule_never_undoes_the_change(self, org: Org) -> None:
         template = NotificationTemplate.objects.get(key="incident_created", language="en")
         # Approval checks templates; one broken behind its back (say, in the database)
