@@ -137,7 +137,7 @@ class KeyedRead(Generic[M]):
             return self._by_orm(keys, one=one)
         params = list(compiled.params)
         for slot, key in zip(compiled.slots, keys, strict=True):
-            params[slot] = key
+            params[slot] = type(params[slot])(key)  # wrapped as the placeholder was
         with connection.cursor() as cursor:
             cursor.execute(compiled.sql, params)
             rows = cursor.fetchall()
@@ -156,8 +156,11 @@ class KeyedRead(Generic[M]):
         sql, params = compiler.as_sql()
         slots = []
         for placeholder in placeholders:
+            # isinstance: a backend may wrap a key (psycopg's Int8 for a big integer).
             found = [
-                i for i, p in enumerate(params) if type(p) is type(placeholder) and p == placeholder
+                i
+                for i, p in enumerate(params)
+                if isinstance(p, type(placeholder)) and not isinstance(p, bool) and p == placeholder
             ]
             if len(found) != 1:
                 return None

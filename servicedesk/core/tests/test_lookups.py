@@ -17,6 +17,8 @@ from servicedesk.core.errors import FieldError, NotFound
 from servicedesk.core.lookups import KeyedRead, one, resolve
 from servicedesk.incidents import selectors, services
 from servicedesk.incidents.models import Incident
+from servicedesk.notifications import services as notifications
+from servicedesk.notifications.models import Watcher
 from servicedesk.testing.org import Org
 
 pytestmark = pytest.mark.django_db
@@ -135,3 +137,24 @@ def test_all_reads_every_row_in_order(org: Org) -> None:
         assert read.all(group.pk + 1000) == []
         assert read(group.pk) == members[-1]
     assert compiled.call_count == 2  # every row, and the first one
+
+
+def test_keys_of_big_integer_columns_are_placed_too(org: Org) -> None:
+    # PostgreSQL's driver wraps a big integer parameter (psycopg's Int8): the
+    # placeholder must still be found, and the key wrapped the same way.
+    incident = services.do_create_incident(actor=org.desk_agent, title="Printer jams")
+    for user in (org.desk_manager, org.desk_agent2):
+        notifications.do_watch(actor=user, incident=incident)
+    read: KeyedRead[Watcher] = KeyedRead(
+        lambda subject_type, subject_id: Watcher.objects.filter(
+            subject_type=subject_type, subject_id=subject_id
+        ).order_by("id"),
+        keys=(str, int),
+    )
+    _fresh(read)
+    with _compilations() as compiled:
+        first = [w.user_id for w in read.all("incident", incident.pk)]
+        second = [w.user_id for w in read.all("incident", incident.pk)]
+        assert read.all("problem", incident.pk) == []
+    assert first == second == [org.desk_manager.pk, org.desk_agent2.pk]
+    assert compiled.call_count == 1
