@@ -149,6 +149,17 @@ else:
     # the joins of ordinary filters. SERVICEDESK_PG_JOIN_COLLAPSE_LIMIT=8 puts
     # PostgreSQL's default back; empty sends no startup option (PgBouncer
     # refuses unknown ones: set it on the role instead, README).
+    # Prepared statements: PostgreSQL parses and plans a statement once per
+    # connection instead of on every execution (an incident detail request spent
+    # more of the database's CPU planning than running: 500 -> 950 requests/s;
+    # creates 170 -> 220/s, docs/performance.md). They need server-side binding.
+    # Django leaves them off for connection poolers: PgBouncer in transaction
+    # mode keeps them only from 1.21 with max_prepared_statements set; otherwise
+    # SERVICEDESK_PG_PREPARE_THRESHOLD= (empty) switches them off (README).
+    threshold = os.environ.get("SERVICEDESK_PG_PREPARE_THRESHOLD", "2").strip()
+    if threshold:
+        options["server_side_binding"] = True
+        options["prepare_threshold"] = int(threshold)
     limit = os.environ.get("SERVICEDESK_PG_JOIN_COLLAPSE_LIMIT", "4").strip()
     if limit:
         options["options"] = (

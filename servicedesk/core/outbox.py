@@ -12,6 +12,7 @@ from typing import Any
 from django.db import transaction
 
 from . import clock
+from .inserts import insert
 from .models import OutboxMessage
 
 
@@ -33,8 +34,7 @@ def enqueue(
         channel=channel, destination=destination, payload=payload, event_type=event_type,
         subject_type=subject_type, subject_id=subject_id, meta=meta, deliver_after=deliver_after,
     )  # fmt: skip
-    message.save(force_insert=True)
-    return message
+    return insert(message)
 
 
 def message_for(
@@ -67,6 +67,6 @@ def enqueue_many(messages: list[OutboxMessage]) -> list[OutboxMessage]:
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("outbox.enqueue must run inside the transaction of the change")
     if len(messages) == 1:
-        messages[0].save(force_insert=True)
+        insert(messages[0])
         return messages
     return OutboxMessage.objects.bulk_create(messages) if messages else []

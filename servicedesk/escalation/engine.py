@@ -23,6 +23,7 @@ from typing import Any
 
 from servicedesk.core import clock as wall
 from servicedesk.core import confcache, locking, scheduling
+from servicedesk.core.inserts import insert
 from servicedesk.core.registry import DueOutcome, Reschedule, Skipped
 from servicedesk.incidents.models import Incident, Status
 from servicedesk.incidents.services import LOCK_RELATED, append_event, holding
@@ -444,12 +445,12 @@ def _fire_step(
         policy_name=state.snapshot["name"], now=now,
     )  # fmt: skip
     incident = outcome.incident or incident
-    EscalationStep.objects.create(
+    insert(EscalationStep(
         incident=incident, generation=state.generation, index=index,
         policy_name=state.snapshot["name"][:100], kind=step["kind"],
         support_level=step.get("support_level"), target=policies.step_target(step)[:500],
         due_at=due, performed_at=now, state=outcome.state, detail=outcome.detail[:500],
-    )  # fmt: skip
+    ))  # fmt: skip
     event = append_event(
         incident, "escalation_step", actor=None,
         payload={"policy": _policy_ref(state), "step": index + 1, "kind": step["kind"],

@@ -39,6 +39,7 @@ from servicedesk.core.errors import (
     PermissionDenied,
     PreconditionFailed,
 )
+from servicedesk.core.inserts import insert
 from servicedesk.core.lookups import resolve
 
 from . import events, transitions
@@ -132,12 +133,14 @@ def append_event(
     Public for capabilities built on the foundation (escalation, problems,
     intake) that record their own event types.
     """
-    event = IncidentEvent.objects.create(
-        incident=incident,
-        type=event_type,
-        actor=actor,
-        at=clock.now(),
-        payload=events.validate(event_type, payload),
+    event = insert(
+        IncidentEvent(
+            incident=incident,
+            type=event_type,
+            actor=actor,
+            at=clock.now(),
+            payload=events.validate(event_type, payload),
+        )
     )
     bus.publish("incident", event)
     return event
@@ -145,8 +148,10 @@ def append_event(
 
 def _open_span(incident: Incident, group: SupportGroup | None) -> None:
     if group is not None:
-        AssignmentSpan.objects.create(
-            incident=incident, group=group, support_level=group.level, started_at=clock.now()
+        insert(
+            AssignmentSpan(
+                incident=incident, group=group, support_level=group.level, started_at=clock.now()
+            )
         )
 
 

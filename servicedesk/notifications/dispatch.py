@@ -22,6 +22,7 @@ from django.db import transaction
 
 from servicedesk.accounts.models import User
 from servicedesk.core import clock, confcache, outbox, scheduling
+from servicedesk.core.inserts import insert
 from servicedesk.core.lookups import KeyedRead
 from servicedesk.core.models import OutboxMessage
 
@@ -408,7 +409,7 @@ def open_request(
 ) -> ActionRequest:  # fmt: skip
     """Track an action request and schedule its reminder for when it falls due."""
     now = clock.now()
-    request = ActionRequest.objects.create(
+    request = insert(ActionRequest(
         rule=rule,
         subject_type=subject_type,
         subject_id=subject.pk,
@@ -424,7 +425,7 @@ def open_request(
         completes_on=list(rule.completes_on),
         channels=list(rule.channels),
         urgent=urgent,
-    )
+    ))  # fmt: skip
     scheduling.schedule(
         key=reminder_key(request.pk), kind=REMINDER_KIND, at=request.due_at,
         payload={"action_request_id": request.pk},

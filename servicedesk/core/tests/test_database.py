@@ -5,6 +5,9 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 
+from servicedesk.core.lookups import KeyedRead
+from servicedesk.incidents.models import Incident
+
 pytestmark = pytest.mark.django_db
 
 
@@ -26,3 +29,20 @@ def test_sqlite_takes_the_write_lock_at_begin_and_waits_for_it() -> None:
     with connection.cursor() as cursor:
         cursor.execute("PRAGMA journal_mode")
         assert cursor.fetchone()[0] == "wal"
+
+
+def test_postgresql_prepares_the_statements_a_connection_repeats() -> None:
+    """Server-side binding, and a statement run twice on a connection is prepared:
+    parsed and planned once, not on every execution."""
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL's prepared statements")
+    assert connection.settings_dict["OPTIONS"]["server_side_binding"] is True
+    read = KeyedRead(lambda pk: Incident.objects.select_related("reporter").filter(pk=pk))
+    for _ in range(3):
+        read(1)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s",
+            ['%FROM "incidents_incident" %JOIN "accounts_user"%'],
+        )
+        assert cursor.fetchone()[0] == 1

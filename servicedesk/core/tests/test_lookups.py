@@ -7,7 +7,7 @@ from typing import Any
 from unittest import mock
 
 import pytest
-from django.db import connection
+from django.db import connection, connections
 from django.db.models.sql.compiler import SQLCompiler
 from django.test.utils import CaptureQueriesContext
 
@@ -39,7 +39,8 @@ def test_one_reads_the_row_without_ordering(org: Org) -> None:
 
 def _fresh(read: KeyedRead[Any]) -> None:
     """Forget ``read``'s compiled query on this connection (as a new process would)."""
-    connection.__dict__.pop(read._attr, None)
+    for single in (True, False):
+        connections["default"].__dict__.pop(f"{read._attr}_{single}", None)
 
 
 def _compilations() -> Any:

@@ -1,0 +1,78 @@
+"""insert(): what save(force_insert=True) does for a new row, with the SQL compiled once."""
+
+from __future__ import annotations
+
+from typing import Any
+from unittest import mock
+
+import pytest
+from django.db import connections
+from django.db.models import Value
+from django.db.models.signals import post_save
+from django.db.models.sql.compiler import SQLInsertCompiler
+
+from servicedesk.core import clock
+from servicedesk.core.inserts import insert
+from servicedesk.core.models import OutboxMessage
+from servicedesk.incidents import services
+from servicedesk.incidents.models import AssignmentSpan, IncidentEvent
+from servicedesk.testing.org import Org
+
+pytestmark = pytest.mark.django_db
+
+
+def _compilations() -> Any:
+    return mock.patch.object(
+        SQLInsertCompiler, "as_sql", autospec=True, side_effect=SQLInsertCompiler.as_sql
+    )
+
+
+def _message(n: int) -> OutboxMessage:
+    return OutboxMessage(
+        channel="email", destination=f"person{n}@example.com", payload={"n": n, "text": "Ünïcode"},
+        event_type="incident.created", subject_type="incident", subject_id=n,
+        meta={"rule_id": 7}, due_at=clock.now(),
+    )  # fmt: skip
+
+
+def test_rows_read_back_as_save_would_have_written_them() -> None:
+    connections["default"].__dict__.pop("_servicedesk_inserts", None)  # as a new process
+    with _compilations() as compiled:
+        first, second = insert(_message(1)), insert(_message(2))
+    assert compiled.call_count == 1
+    assert first.pk is not None and second.pk not in (None, first.pk)
+    assert not first._state.adding and first._state.db == "default"
+    saved = _message(3)
+    saved.save(force_insert=True)
+    for obj in (first, saved):
+        row = OutboxMessage.objects.get(pk=obj.pk)
+        assert row.payload == obj.payload and row.meta == {"rule_id": 7}
+        assert row.created_at is not None and row.created_at == obj.created_at  # auto_now_add
+        assert row.message_id == obj.message_id and row.state == "pending"
+
+
+def test_timeline_events_and_spans_of_a_real_change(org: Org) -> None:
+    incident = services.do_create_incident(actor=org.desk_agent, title="Printer jams")
+    [span] = AssignmentSpan.objects.filter(incident=incident)
+    assert span.group == org.service_desk and span.ended_at is None
+    [event] = IncidentEvent.objects.filter(incident=incident)
+    assert event.type == "created" and event.actor == org.desk_agent
+    assert event.payload["status"] == "new"
+
+
+def test_what_save_does_differently_goes_through_save() -> None:
+    received: list[Any] = []
+
+    def listener(sender: Any, instance: Any, **kwargs: Any) -> None:
+        received.append(instance)
+
+    post_save.connect(listener, sender=OutboxMessage, dispatch_uid="test_inserts")
+    try:
+        message = insert(_message(4))
+    finally:
+        post_save.disconnect(dispatch_uid="test_inserts", sender=OutboxMessage)
+    assert received == [message]
+    expression = _message(5)
+    expression.subject_id = Value(2) + 3  # type: ignore[assignment]
+    insert(expression)
+    assert OutboxMessage.objects.get(pk=expression.pk).subject_id == 5
