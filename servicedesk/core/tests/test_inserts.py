@@ -73,6 +73,6 @@ def test_what_save_does_differently_goes_through_save() -> None:
         post_save.disconnect(dispatch_uid="test_inserts", sender=OutboxMessage)
     assert received == [message]
     expression = _message(5)
-    expression.subject_id = Value(2) + 3  # type: ignore[assignment]
+    expression.subject_id = Value(2) + 3
     insert(expression)
     assert OutboxMessage.objects.get(pk=expression.pk).subject_id == 5
