@@ -339,6 +339,7 @@ def profile(args: Any, hot: int) -> None:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
+    from bench.profiling import print_by_package
     from servicedesk.core.worker import Worker
     from servicedesk.escalation.models import EscalationStep
 
@@ -388,23 +389,7 @@ def profile(args: Any, hot: int) -> None:
     stats.sort_stats("cumulative").print_stats(r"servicedesk", 45)
     stats.sort_stats("tottime").print_stats(25)
     print(out.getvalue())
-    print("# own CPU by package (share of the profiled total)")
-    by_package: collections.Counter[str] = collections.Counter()
-    for (filename, _, _), (_, _, tottime, _, _) in stats.stats.items():  # type: ignore[attr-defined]
-        by_package[_package(filename)] += tottime
-    total = sum(by_package.values())
-    for package, seconds in by_package.most_common(12):
-        print(f"  {seconds / total:6.1%}  {package}")
-
-
-def _package(filename: str) -> str:
-    """Where a profiled function lives: servicedesk's app, a library, or the stdlib."""
-    if "/servicedesk/" in filename:
-        return "servicedesk." + filename.split("/servicedesk/")[-1].split("/")[0]
-    if "site-packages/" in filename:
-        parts = filename.split("site-packages/")[-1].split("/")
-        return "/".join(parts[:3]) if parts[0] == "django" else parts[0]
-    return "python" if filename.startswith(("/", "<frozen")) else filename
+    print_by_package(stats)
 
 
 def _claim(worker: Any, limit: int) -> list[tuple[int, int]]:

@@ -40,6 +40,7 @@ def main() -> None:
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
+    from bench.profiling import print_by_package
     from servicedesk.accounts.models import User
     from servicedesk.accounts.services import do_create_token
 
@@ -113,6 +114,7 @@ def main() -> None:
     stats.sort_stats("cumulative").print_stats(r"servicedesk|ninja|pydantic", args.top)
     stats.sort_stats("tottime").print_stats(args.top)
     print(out.getvalue())
+    print_by_package(stats)
 
 
 if __name__ == "__main__":
