@@ -12,8 +12,8 @@ from typing import Any
 from django.db import transaction
 
 from . import clock
-from .inserts import insert
 from .models import OutboxMessage
+from .writes import insert
 
 
 def enqueue(

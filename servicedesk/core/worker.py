@@ -42,10 +42,18 @@ from django.db.models import Q
 
 from . import clock, registry, scheduling
 from .leases import backoff, claim, release
+from .lookups import KeyedRead
 from .models import DeliveryAttempt, DueItem, DueRun, OutboxMessage, RowState, WorkerHeartbeat
 from .registry import PermanentFailure, Reschedule, Skipped
+from .writes import insert
 
 log = logging.getLogger("servicedesk.worker")
+
+# The message a delivery holds, if its token still holds it (read for every delivery).
+_leased_message = KeyedRead(
+    lambda pk, token: OutboxMessage.objects.filter(pk=pk, token=token, state=RowState.LEASED),
+    keys=(int, int),
+)
 
 PERIODIC_KIND = "core.periodic"
 MAX_DUE_ATTEMPTS = 10
@@ -333,7 +341,7 @@ class Worker:
 
     def deliver(self, pk: int, token: int) -> bool:
         """Deliver one claimed message; True when the receiver confirmed it."""
-        message = OutboxMessage.objects.filter(pk=pk, token=token, state=RowState.LEASED).first()
+        message = _leased_message(pk, token)
         if message is None:
             return False
         started = time.monotonic()
@@ -351,10 +359,10 @@ class Worker:
         now = clock.now()
         attempts = message.attempts + 1
         with transaction.atomic():
-            DeliveryAttempt.objects.create(
+            insert(DeliveryAttempt(
                 message_id=pk, number=attempts, at=now, ok=ok, detail=(detail or "")[:500],
                 duration_ms=duration_ms,
-            )  # fmt: skip
+            ))  # fmt: skip
             if ok:
                 fields: dict[str, Any] = {"state": RowState.DONE, "delivered_at": now}
                 self.stats.delivered += 1

@@ -23,8 +23,8 @@ from typing import Any
 
 from servicedesk.core import clock as wall
 from servicedesk.core import confcache, locking, scheduling
-from servicedesk.core.inserts import insert
 from servicedesk.core.registry import DueOutcome, Reschedule, Skipped
+from servicedesk.core.writes import insert, update
 from servicedesk.incidents.models import Incident, Status
 from servicedesk.incidents.services import LOCK_RELATED, append_event, holding
 
@@ -46,9 +46,11 @@ HOLDING_REASONS = frozenset({"awaiting_problem"})
 # Clock arithmetic is in float seconds; deadlines are rounded to microseconds.
 EPS = 0.001
 # What the worker's perform changes in the clocks' row.
-PROGRESS_FIELDS = [
+PROGRESS_FIELDS = (
     "next_step", "thresholds", "respond_breached_at", "resolve_breached_at", "updated_at",
-]  # fmt: skip
+)  # fmt: skip
+# Everything but the key: what a change of the clocks writes.
+STATE_FIELDS = tuple(f.name for f in IncidentEscalation._meta.concrete_fields if not f.primary_key)
 # What is loaded with the incident: what the incident services read, since the
 # steps' services take the incident as the worker locked it (``holding``).
 INCIDENT_RELATED = LOCK_RELATED
@@ -150,9 +152,7 @@ def _write_deadlines(state: IncidentEscalation, incident: Incident) -> None:
     for name in CLOCKS:
         if not stopped(state, name):
             setattr(incident, f"{name}_by", live_deadline(state, name))
-    Incident.objects.filter(pk=incident.pk).update(
-        respond_by=incident.respond_by, resolve_by=incident.resolve_by
-    )
+    update(incident, "respond_by", "resolve_by")
 
 
 def _reschedule(state: IncidentEscalation) -> None:
@@ -169,7 +169,7 @@ def _changed(state: IncidentEscalation, incident: Incident) -> None:
     """Save the clocks, the card's deadlines and the timer. No timeline event:
     the change that caused it (created, status_changed, ...) is the event, and
     the clocks' state is on the card and in /incidents/{id}/sla."""
-    state.save()
+    update(state, *STATE_FIELDS)
     _write_deadlines(state, incident)
     _reschedule(state)
 
@@ -394,7 +394,7 @@ def perform(incident_id: int) -> DueOutcome:
             else:
                 detail = _fire_threshold(state, incident, entry.clock, entry.percent, now)
             fired.append(detail)
-        state.save(update_fields=PROGRESS_FIELDS)
+        update(state, *PROGRESS_FIELDS)
     due = next_due(state)
     detail = "; ".join(fired)[:2000]
     if due is None:
@@ -445,12 +445,21 @@ def _fire_step(
         policy_name=state.snapshot["name"], now=now,
     )  # fmt: skip
     incident = outcome.incident or incident
-    insert(EscalationStep(
-        incident=incident, generation=state.generation, index=index,
-        policy_name=state.snapshot["name"][:100], kind=step["kind"],
-        support_level=step.get("support_level"), target=policies.step_target(step)[:500],
-        due_at=due, performed_at=now, state=outcome.state, detail=outcome.detail[:500],
-    ))  # fmt: skip
+    insert(
+        EscalationStep(
+            incident=incident,
+            generation=state.generation,
+            index=index,
+            policy_name=state.snapshot["name"][:100],
+            kind=step["kind"],
+            support_level=step.get("support_level"),
+            target=policies.step_target(step)[:500],
+            due_at=due,
+            performed_at=now,
+            state=outcome.state,
+            detail=outcome.detail[:500],
+        )
+    )
     event = append_event(
         incident, "escalation_step", actor=None,
         payload={"policy": _policy_ref(state), "step": index + 1, "kind": step["kind"],

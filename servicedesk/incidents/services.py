@@ -39,8 +39,8 @@ from servicedesk.core.errors import (
     PermissionDenied,
     PreconditionFailed,
 )
-from servicedesk.core.inserts import insert
 from servicedesk.core.lookups import resolve
+from servicedesk.core.writes import insert, update
 
 from . import events, transitions
 from .events import ref
@@ -122,7 +122,7 @@ def _lock(incident: Incident | int, expected_version: int | None = None) -> Inci
 def _save(incident: Incident, *fields: str) -> None:
     incident.version += 1
     incident.updated_at = clock.now()
-    incident.save(update_fields=[*fields, "version", "updated_at"])
+    update(incident, *fields, "version", "updated_at")
 
 
 def append_event(

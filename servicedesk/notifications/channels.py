@@ -18,6 +18,7 @@ from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 
 from servicedesk.accounts.models import User
+from servicedesk.core.lookups import KeyedRead
 from servicedesk.core.models import OutboxMessage
 from servicedesk.core.registry import PermanentFailure
 
@@ -124,10 +125,14 @@ def deliver_email(message: OutboxMessage) -> str:
     raise RuntimeError("unreachable")  # pragma: no cover
 
 
+_active_user = KeyedRead(lambda pk: User.objects.filter(pk=pk, is_active=True))
+
+
 def deliver_inapp(message: OutboxMessage) -> str:
     """Write the user's notification (once per message id)."""
     payload = message.payload
-    user = User.objects.filter(pk=payload.get("user_id"), is_active=True).first()
+    user_id = payload.get("user_id")
+    user = _active_user(user_id) if isinstance(user_id, int) else None
     if user is None:
         raise PermanentFailure("the user does not exist or is inactive")
     notification, created = Notification.objects.get_or_create(

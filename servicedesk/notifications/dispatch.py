@@ -22,9 +22,9 @@ from django.db import transaction
 
 from servicedesk.accounts.models import User
 from servicedesk.core import clock, confcache, outbox, scheduling
-from servicedesk.core.inserts import insert
 from servicedesk.core.lookups import KeyedRead
 from servicedesk.core.models import OutboxMessage
+from servicedesk.core.writes import insert
 
 from . import conf, rendering
 from .labels import zone
@@ -409,23 +409,25 @@ def open_request(
 ) -> ActionRequest:  # fmt: skip
     """Track an action request and schedule its reminder for when it falls due."""
     now = clock.now()
-    request = insert(ActionRequest(
-        rule=rule,
-        subject_type=subject_type,
-        subject_id=subject.pk,
-        number=rendering.number_of(subject_type, subject),
-        incident=subject if subject_type == "incident" else None,
-        event_type=getattr(event, "type", ""),
-        addressee=recipient.user,
-        addressee_group=recipient.group,
-        address=recipient.address or (recipient.webhook.url if recipient.webhook else ""),
-        action=rule.action or {"en": rule.name},
-        requested_at=now,
-        due_at=_due_from(rule, event, now),
-        completes_on=list(rule.completes_on),
-        channels=list(rule.channels),
-        urgent=urgent,
-    ))  # fmt: skip
+    request = insert(
+        ActionRequest(
+            rule=rule,
+            subject_type=subject_type,
+            subject_id=subject.pk,
+            number=rendering.number_of(subject_type, subject),
+            incident=subject if subject_type == "incident" else None,
+            event_type=getattr(event, "type", ""),
+            addressee=recipient.user,
+            addressee_group=recipient.group,
+            address=recipient.address or (recipient.webhook.url if recipient.webhook else ""),
+            action=rule.action or {"en": rule.name},
+            requested_at=now,
+            due_at=_due_from(rule, event, now),
+            completes_on=list(rule.completes_on),
+            channels=list(rule.channels),
+            urgent=urgent,
+        )
+    )
     scheduling.schedule(
         key=reminder_key(request.pk), kind=REMINDER_KIND, at=request.due_at,
         payload={"action_request_id": request.pk},

@@ -6,16 +6,16 @@ from typing import Any
 from unittest import mock
 
 import pytest
-from django.db import connections
+from django.db import DatabaseError, connections
 from django.db.models import Value
 from django.db.models.signals import post_save
 from django.db.models.sql.compiler import SQLInsertCompiler
 
 from servicedesk.core import clock
-from servicedesk.core.inserts import insert
 from servicedesk.core.models import OutboxMessage
+from servicedesk.core.writes import _compile_update, insert, update
 from servicedesk.incidents import services
-from servicedesk.incidents.models import AssignmentSpan, IncidentEvent
+from servicedesk.incidents.models import AssignmentSpan, Incident, IncidentEvent
 from servicedesk.testing.org import Org
 
 pytestmark = pytest.mark.django_db
@@ -76,3 +76,36 @@ def test_what_save_does_differently_goes_through_save() -> None:
     expression.subject_id = Value(2) + 3
     insert(expression)
     assert OutboxMessage.objects.get(pk=expression.pk).subject_id == 5
+
+
+# ---- update -------------------------------------------------------------------------
+
+
+def _update_compilations() -> Any:
+    return mock.patch("servicedesk.core.writes._compile_update", side_effect=_compile_update)
+
+
+def test_update_writes_the_named_fields_only(org: Org) -> None:
+    incident = services.do_create_incident(actor=org.desk_agent, title="Printer jams")
+    connections["default"].__dict__.pop("_servicedesk_inserts", None)
+    incident.title, incident.description = "Printer on fire", "not saved"
+    incident.assigned_group_id = org.net_ops.pk
+    with (
+        _update_compilations() as compiled,
+        mock.patch.object(Incident, "save", side_effect=AssertionError("save() was used")),
+    ):
+        update(incident, "title", "assigned_group_id")
+        update(incident, "title", "assigned_group_id")
+    assert compiled.call_count == 1
+    row = Incident.objects.get(pk=incident.pk)
+    assert row.title == "Printer on fire" and row.assigned_group == org.net_ops
+    assert row.description == ""
+    message = insert(_message(6))
+    before = message.updated_at
+    message.attempts = 3
+    update(message, "attempts", "updated_at")
+    row_message = OutboxMessage.objects.get(pk=message.pk)
+    assert row_message.attempts == 3 and row_message.updated_at > before  # auto_now
+    OutboxMessage.objects.filter(pk=message.pk).delete()
+    with pytest.raises(DatabaseError, match="did not affect any rows"):
+        update(message, "attempts")

@@ -1,0 +1,159 @@
+"""Write rows with SQL compiled once per model and database connection.
+
+``Model.save()`` builds a query, compiles it and runs the save machinery for
+every row; the hot paths (timeline events, assignment spans, outbox messages,
+action requests, escalation steps, the incident card and its clocks) write
+several rows per change, and that machinery cost more than the statements.
+
+:func:`insert` does what ``obj.save(force_insert=True)`` does for a plain new
+row (fields' ``pre_save`` such as ``auto_now_add``, their database
+preparation, the returned primary key); :func:`update` what
+``obj.save(update_fields=...)`` does (``pre_save`` such as ``auto_now``, an
+error when the row is gone). Both fall back to ``save()`` where that could
+differ: a model with ``pre_save``/``post_save`` receivers or a parent model, a
+value that is an expression, a field with its own SQL placeholder; ``insert``
+also for a row whose primary key is already set or a database that cannot
+return the new key from the INSERT.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from django.db import DatabaseError, connections, router
+from django.db.models import Field, Model
+from django.db.models.signals import post_save, pre_save
+from django.db.models.sql import InsertQuery
+
+M = TypeVar("M", bound=Model)
+
+_CACHE = "_servicedesk_inserts"
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    sql: str
+    fields: tuple[Field[Any, Any], ...]
+    returning: tuple[Field[Any, Any], ...]
+    compiler: Any
+
+
+def _plain(model: type[Model]) -> bool:
+    meta = model._meta
+    return not (
+        meta.parents
+        or meta.proxy
+        or pre_save.has_listeners(model)
+        or post_save.has_listeners(model)
+    )
+
+
+def insert(obj: M) -> M:
+    """``obj.save(force_insert=True)`` for a new row; returns ``obj`` (saved)."""
+    model = type(obj)
+    alias = router.db_for_write(model, instance=obj)
+    connection = connections[alias]
+    if (
+        obj.pk is not None
+        or not _plain(model)
+        or not connection.features.can_return_columns_from_insert
+    ):
+        obj.save(force_insert=True, using=alias)
+        return obj
+    cache: dict[type[Model], _Compiled] = connection.__dict__.setdefault(_CACHE, {})
+    compiled = cache.get(model)
+    if compiled is None:
+        compiled = cache[model] = _compile(model, obj, alias)
+    compiler = compiled.compiler
+    values = [compiler.pre_save_val(field, obj) for field in compiled.fields]
+    if any(hasattr(value, "resolve_expression") for value in values):
+        obj.save(force_insert=True, using=alias)
+        return obj
+    params = [
+        field.get_db_prep_save(value, connection)
+        for field, value in zip(compiled.fields, values, strict=True)
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(compiled.sql, params)
+        row = cursor.fetchone()
+    for field, value in zip(compiled.returning, row, strict=True):
+        for convert in field.get_db_converters(connection):
+            value = convert(value, field, connection)
+        setattr(obj, field.attname, value)
+    obj._state.adding = False
+    obj._state.db = alias
+    return obj
+
+
+def _compile(model: type[Model], obj: Model, alias: str) -> _Compiled:
+    meta = model._meta
+    # As Model._save_table: without the primary key when the database assigns it.
+    fields = tuple(
+        f for f in meta.local_concrete_fields if not f.generated and f is not meta.auto_field
+    )
+    returning = tuple(meta.db_returning_fields)
+    query = InsertQuery(model)
+    query.insert_values(fields, [obj])
+    compiler = query.get_compiler(using=alias)
+    compiler.returning_fields = returning
+    [(sql, _)] = compiler.as_sql()
+    return _Compiled(sql=sql, fields=fields, returning=returning, compiler=compiler)
+
+
+@dataclass(frozen=True)
+class _CompiledUpdate:
+    sql: str
+    fields: tuple[Field[Any, Any], ...]
+
+
+def update(obj: Model, *names: str) -> None:
+    """``obj.save(update_fields=names)``."""
+    model = type(obj)
+    alias = obj._state.db or router.db_for_write(model, instance=obj)
+    connection = connections[alias]
+    cache: dict[tuple[Any, ...], _CompiledUpdate | None] = connection.__dict__.setdefault(
+        _CACHE, {}
+    )
+    key = (model, names)
+    if key not in cache:
+        cache[key] = _compile_update(model, names, alias) if _plain(model) else None
+    compiled = cache[key]
+    values = [] if compiled is None else [f.pre_save(obj, False) for f in compiled.fields]
+    if compiled is None or obj.pk is None or any(hasattr(v, "resolve_expression") for v in values):
+        obj.save(update_fields=names, using=alias)
+        return
+    params = [
+        field.get_db_prep_save(value, connection)
+        for field, value in zip(compiled.fields, values, strict=True)
+    ]
+    params.append(model._meta.pk.get_db_prep_value(obj.pk, connection))
+    with connection.cursor() as cursor:
+        cursor.execute(compiled.sql, params)
+        if cursor.rowcount == 0:
+            raise DatabaseError("Save with update_fields did not affect any rows.")
+    obj._state.db = alias
+
+
+def _compile_update(
+    model: type[Model], names: tuple[str, ...], alias: str
+) -> _CompiledUpdate | None:
+    meta = model._meta
+    by_name = {n: f for f in meta.concrete_fields for n in (f.name, f.attname)}
+    fields = tuple(by_name.get(name) for name in names)
+    plain = tuple(
+        f
+        for f in fields
+        if isinstance(f, Field)
+        and f.concrete
+        and not f.primary_key
+        and not f.generated
+        and not hasattr(f, "get_placeholder")
+    )
+    if not names or len(plain) != len(fields):
+        return None
+    quote = connections[alias].ops.quote_name
+    assignments = ", ".join(f"{quote(str(f.column))} = %s" for f in plain)
+    # Identifiers from the model's metadata, quoted; every value is a parameter.
+    sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(str(meta.pk.column))} = %s"  # noqa: S608
+    return _CompiledUpdate(sql=sql, fields=plain)
