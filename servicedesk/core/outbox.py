@@ -66,7 +66,6 @@ def enqueue_many(messages: list[OutboxMessage]) -> list[OutboxMessage]:
     must run inside the transaction of the change."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("outbox.enqueue must run inside the transaction of the change")
-    if len(messages) == 1:
-        insert(messages[0])
-        return messages
-    return OutboxMessage.objects.bulk_create(messages) if messages else []
+    if len(messages) <= 1:
+        return [insert(message) for message in messages]
+    return OutboxMessage.objects.bulk_create(messages)

@@ -52,8 +52,12 @@ PROGRESS_FIELDS = (
 # Everything but the key: what a change of the clocks writes.
 STATE_FIELDS = tuple(f.name for f in IncidentEscalation._meta.concrete_fields if not f.primary_key)
 # What is loaded with the incident: what the incident services read, since the
-# steps' services take the incident as the worker locked it (``holding``).
-INCIDENT_RELATED = LOCK_RELATED
+# steps' services take the incident as the worker locked it (``holding``), and
+# the references the messages about a step print (one join per chunk instead of
+# one query per step).
+INCIDENT_RELATED = (
+    *LOCK_RELATED, "technology", "service", "configuration_item", "category", "user_group",
+)  # fmt: skip
 
 _performing: ContextVar[int | None] = ContextVar("escalation_performing", default=None)
 # The incidents of the worker's current chunk, locked and read in one statement.

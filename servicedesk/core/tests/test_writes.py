@@ -6,12 +6,12 @@ from typing import Any
 from unittest import mock
 
 import pytest
-from django.db import DatabaseError, connections
+from django.db import DatabaseError, connections, transaction
 from django.db.models import Value
 from django.db.models.signals import post_save
 from django.db.models.sql.compiler import SQLInsertCompiler
 
-from servicedesk.core import clock
+from servicedesk.core import clock, outbox
 from servicedesk.core.models import OutboxMessage
 from servicedesk.core.writes import _compile_update, insert, update
 from servicedesk.incidents import services
@@ -109,3 +109,14 @@ def test_update_writes_the_named_fields_only(org: Org) -> None:
     OutboxMessage.objects.filter(pk=message.pk).delete()
     with pytest.raises(DatabaseError, match="did not affect any rows"):
         update(message, "attempts")
+
+
+@pytest.mark.parametrize("count", [0, 1, 4])
+def test_outbox_messages_are_queued_in_order_either_way(count: int) -> None:
+    with transaction.atomic():
+        queued = outbox.enqueue_many([_message(n) for n in range(count)])
+    assert [m.subject_id for m in queued] == list(range(count))
+    rows = list(OutboxMessage.objects.order_by("pk"))
+    assert [m.pk for m in rows] == [m.pk for m in queued]
+    assert [m.destination for m in rows] == [f"person{n}@example.com" for n in range(count)]
+    assert len({m.message_id for m in rows}) == count
