@@ -18,6 +18,7 @@ return the new key from the INSERT.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -135,25 +136,76 @@ def update(obj: Model, *names: str) -> None:
     obj._state.db = alias
 
 
-def _compile_update(
-    model: type[Model], names: tuple[str, ...], alias: str
-) -> _CompiledUpdate | None:
-    meta = model._meta
-    by_name = {n: f for f in meta.concrete_fields for n in (f.name, f.attname)}
+def _plain_fields(model: type[Model], names: Sequence[str]) -> tuple[Field[Any, Any], ...] | None:
+    """The concrete, non-key fields ``names`` name (by name or attname) that take a
+    plain ``%s``; None if any does not."""
+    by_name = {n: f for f in model._meta.concrete_fields for n in (f.name, f.attname)}
     fields = tuple(by_name.get(name) for name in names)
     plain = tuple(
         f
         for f in fields
         if isinstance(f, Field)
-        and f.concrete
         and not f.primary_key
         and not f.generated
         and not hasattr(f, "get_placeholder")
     )
-    if not names or len(plain) != len(fields):
-        return None
+    return plain if names and len(plain) == len(fields) else None
+
+
+def _update_sql(
+    model: type[Model],
+    sets: Sequence[Field[Any, Any]],
+    where: Sequence[Field[Any, Any]],
+    alias: str,
+) -> str:
     quote = connections[alias].ops.quote_name
-    assignments = ", ".join(f"{quote(str(f.column))} = %s" for f in plain)
+    pk = model._meta.pk
+    assignments = ", ".join(f"{quote(str(f.column))} = %s" for f in sets)
+    conditions = " AND ".join(f"{quote(str(f.column))} = %s" for f in (pk, *where))
     # Identifiers from the model's metadata, quoted; every value is a parameter.
-    sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(str(meta.pk.column))} = %s"  # noqa: S608
-    return _CompiledUpdate(sql=sql, fields=plain)
+    return f"UPDATE {quote(model._meta.db_table)} SET {assignments} WHERE {conditions}"  # noqa: S608
+
+
+def _compile_update(
+    model: type[Model], names: tuple[str, ...], alias: str
+) -> _CompiledUpdate | None:
+    fields = _plain_fields(model, names)
+    if fields is None:
+        return None
+    return _CompiledUpdate(sql=_update_sql(model, fields, (), alias), fields=fields)
+
+
+def update_each(
+    objs: Sequence[M], names: Sequence[str], conditions: Sequence[dict[str, Any]]
+) -> int:
+    """``obj.save(update_fields=names)`` for each of ``objs`` whose row still has
+    the column values ``conditions[i]`` (the same columns for every row): one
+    compiled UPDATE run for all of them (``executemany``). Returns how many rows
+    changed; a row whose conditions no longer hold is left alone."""
+    if not objs:
+        return 0
+    model = type(objs[0])
+    alias = router.db_for_write(model, instance=objs[0])
+    connection = connections[alias]
+    columns = tuple(conditions[0])
+    fields, where = _plain_fields(model, names), _plain_fields(model, columns)
+    if fields is None or where is None or not _plain(model):
+        changed = 0
+        for obj, condition in zip(objs, conditions, strict=True):
+            values = {f: getattr(obj, f) for f in names}
+            manager = model._base_manager.using(alias)
+            changed += manager.filter(pk=obj.pk, **condition).update(**values)
+        return changed
+    pk = model._meta.pk
+    params = []
+    for obj, condition in zip(objs, conditions, strict=True):
+        row = [f.get_db_prep_save(f.pre_save(obj, False), connection) for f in fields]
+        row.append(pk.get_db_prep_value(obj.pk, connection))
+        row += [
+            f.get_db_prep_value(condition[c], connection)
+            for f, c in zip(where, columns, strict=True)
+        ]
+        params.append(row)
+    with connection.cursor() as cursor:
+        cursor.executemany(_update_sql(model, fields, where, alias), params)
+        return max(cursor.rowcount, 0)

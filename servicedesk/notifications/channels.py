@@ -16,11 +16,13 @@ from typing import Any
 
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
+from django.db import IntegrityError, transaction
 
 from servicedesk.accounts.models import User
-from servicedesk.core.lookups import KeyedRead
+from servicedesk.core.lookups import KeyedRead, one
 from servicedesk.core.models import OutboxMessage
 from servicedesk.core.registry import PermanentFailure
+from servicedesk.core.writes import insert
 
 from .models import Notification
 
@@ -135,21 +137,30 @@ def deliver_inapp(message: OutboxMessage) -> str:
     user = _active_user(user_id) if isinstance(user_id, int) else None
     if user is None:
         raise PermanentFailure("the user does not exist or is inactive")
-    notification, created = Notification.objects.get_or_create(
-        message_id=message.message_id,
-        defaults={
-            "user": user,
-            "kind": payload.get("kind") or "status",
-            "event_type": str(payload.get("event_type") or "")[:80],
-            "title": str(payload.get("title") or payload.get("number") or "")[:300],
-            "body": str(payload.get("body") or ""),
-            "link": str(payload.get("link") or "")[:500],
-            "subject_type": str(payload.get("subject_type") or ""),
-            "subject_id": payload.get("subject_id"),
-            "number": str(payload.get("number") or "")[:40],
-            "sender_id": payload.get("sender_id"),
-            "action_request_id": payload.get("action_request_id"),
-            "created_at": message.created_at,
-        },
-    )
+    try:
+        # Once per message id: a second delivery of the same message finds it.
+        with transaction.atomic():
+            notification = insert(
+                Notification(
+                    message_id=message.message_id,
+                    user=user,
+                    kind=payload.get("kind") or "status",
+                    event_type=str(payload.get("event_type") or "")[:80],
+                    title=str(payload.get("title") or payload.get("number") or "")[:300],
+                    body=str(payload.get("body") or ""),
+                    link=str(payload.get("link") or "")[:500],
+                    subject_type=str(payload.get("subject_type") or ""),
+                    subject_id=payload.get("subject_id"),
+                    number=str(payload.get("number") or "")[:40],
+                    sender_id=payload.get("sender_id"),
+                    action_request_id=payload.get("action_request_id"),
+                    created_at=message.created_at,
+                )
+            )
+        created = True
+    except IntegrityError:
+        existing = one(Notification.objects.filter(message_id=message.message_id))
+        if existing is None:
+            raise  # not a second delivery: another constraint
+        notification, created = existing, False
     return f"notification {notification.pk}" + ("" if created else " (already delivered)")

@@ -13,7 +13,7 @@ from django.db.models.sql.compiler import SQLInsertCompiler
 
 from servicedesk.core import clock, outbox
 from servicedesk.core.models import OutboxMessage
-from servicedesk.core.writes import _compile_update, insert, update
+from servicedesk.core.writes import _compile_update, insert, update, update_each
 from servicedesk.incidents import services
 from servicedesk.incidents.models import AssignmentSpan, Incident, IncidentEvent
 from servicedesk.testing.org import Org
@@ -120,3 +120,19 @@ def test_outbox_messages_are_queued_in_order_either_way(count: int) -> None:
     assert [m.pk for m in rows] == [m.pk for m in queued]
     assert [m.destination for m in rows] == [f"person{n}@example.com" for n in range(count)]
     assert len({m.message_id for m in rows}) == count
+
+
+def test_update_each_changes_the_rows_whose_conditions_still_hold() -> None:
+    with transaction.atomic():
+        messages = outbox.enqueue_many([_message(n) for n in range(3)])
+    OutboxMessage.objects.filter(pk=messages[1].pk).update(token=9)  # taken by someone else
+    for message in messages:
+        message.attempts, message.last_error = 2, "timeout"
+    changed = update_each(
+        messages, ["attempts", "last_error", "updated_at"], [{"token": 0} for _ in messages]
+    )
+    assert changed == 2
+    rows = {m.pk: m for m in OutboxMessage.objects.all()}
+    assert [rows[m.pk].attempts for m in messages] == [2, 0, 2]
+    assert rows[messages[0].pk].last_error == "timeout" and rows[messages[1].pk].last_error == ""
+    assert update_each([], ["attempts"], []) == 0
