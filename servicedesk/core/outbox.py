@@ -13,7 +13,7 @@ from django.db import transaction
 
 from . import clock
 from .models import OutboxMessage
-from .writes import insert
+from .writes import insert, insert_many
 
 
 def enqueue(
@@ -66,6 +66,4 @@ def enqueue_many(messages: list[OutboxMessage]) -> list[OutboxMessage]:
     must run inside the transaction of the change."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("outbox.enqueue must run inside the transaction of the change")
-    if len(messages) <= 1:
-        return [insert(message) for message in messages]
-    return OutboxMessage.objects.bulk_create(messages)
+    return insert_many(messages)

@@ -25,7 +25,6 @@ from typing import Any, TypeVar
 from django.db import DatabaseError, connections, router
 from django.db.models import Field, Model
 from django.db.models.signals import post_save, pre_save
-from django.db.models.sql import InsertQuery
 
 M = TypeVar("M", bound=Model)
 
@@ -33,11 +32,10 @@ _CACHE = "_servicedesk_inserts"
 
 
 @dataclass(frozen=True)
-class _Compiled:
+class _CompiledInsert:
     sql: str
     fields: tuple[Field[Any, Any], ...]
     returning: tuple[Field[Any, Any], ...]
-    compiler: Any
 
 
 def _plain(model: type[Model]) -> bool:
@@ -52,54 +50,78 @@ def _plain(model: type[Model]) -> bool:
 
 def insert(obj: M) -> M:
     """``obj.save(force_insert=True)`` for a new row; returns ``obj`` (saved)."""
-    model = type(obj)
-    alias = router.db_for_write(model, instance=obj)
+    return insert_many([obj])[0]
+
+
+def insert_many(objs: Sequence[M]) -> list[M]:
+    """New rows of one model in one INSERT (``bulk_create``, or ``save`` for one),
+    with their keys set; the statement is compiled once per model and count."""
+    objs = list(objs)
+    if not objs:
+        return objs
+    model = type(objs[0])
+    alias = router.db_for_write(model, instance=objs[0])
     connection = connections[alias]
-    if (
-        obj.pk is not None
-        or not _plain(model)
-        or not connection.features.can_return_columns_from_insert
-    ):
-        obj.save(force_insert=True, using=alias)
-        return obj
-    cache: dict[type[Model], _Compiled] = connection.__dict__.setdefault(_CACHE, {})
-    compiled = cache.get(model)
-    if compiled is None:
-        compiled = cache[model] = _compile(model, obj, alias)
-    compiler = compiled.compiler
-    values = [compiler.pre_save_val(field, obj) for field in compiled.fields]
-    if any(hasattr(value, "resolve_expression") for value in values):
-        obj.save(force_insert=True, using=alias)
-        return obj
+    returns = (
+        connection.features.can_return_columns_from_insert
+        if len(objs) == 1
+        else connection.features.can_return_rows_from_bulk_insert
+    )
+    compiled = None
+    if returns and _plain(model) and all(obj.pk is None for obj in objs):
+        cache: dict[Any, _CompiledInsert | None] = connection.__dict__.setdefault(_CACHE, {})
+        key = (model, "insert", len(objs))
+        if key not in cache:
+            cache[key] = _compile_insert(model, len(objs), alias)
+        compiled = cache[key]
+    values = (
+        [] if compiled is None else [f.pre_save(o, True) for o in objs for f in compiled.fields]
+    )
+    if compiled is None or any(hasattr(value, "resolve_expression") for value in values):
+        if len(objs) == 1:
+            objs[0].save(force_insert=True, using=alias)
+            return objs
+        return model._base_manager.using(alias).bulk_create(objs)
+    width = len(compiled.fields)
     params = [
-        field.get_db_prep_save(value, connection)
-        for field, value in zip(compiled.fields, values, strict=True)
+        compiled.fields[i % width].get_db_prep_save(value, connection)
+        for i, value in enumerate(values)
     ]
     with connection.cursor() as cursor:
         cursor.execute(compiled.sql, params)
-        row = cursor.fetchone()
-    for field, value in zip(compiled.returning, row, strict=True):
-        for convert in field.get_db_converters(connection):
-            value = convert(value, field, connection)
-        setattr(obj, field.attname, value)
-    obj._state.adding = False
-    obj._state.db = alias
-    return obj
+        rows = cursor.fetchall()
+    for obj, row in zip(objs, rows, strict=True):
+        for field, value in zip(compiled.returning, row, strict=True):
+            for convert in field.get_db_converters(connection):
+                value = convert(value, field, connection)
+            setattr(obj, field.attname, value)
+        obj._state.adding = False
+        obj._state.db = alias
+    return objs
 
 
-def _compile(model: type[Model], obj: Model, alias: str) -> _Compiled:
+def _compile_insert(model: type[Model], count: int, alias: str) -> _CompiledInsert | None:
     meta = model._meta
     # As Model._save_table: without the primary key when the database assigns it.
     fields = tuple(
         f for f in meta.local_concrete_fields if not f.generated and f is not meta.auto_field
     )
+    if any(hasattr(f, "get_placeholder") for f in fields):
+        return None
+    connection = connections[alias]
+    quote = connection.ops.quote_name
     returning = tuple(meta.db_returning_fields)
-    query = InsertQuery(model)
-    query.insert_values(fields, [obj])
-    compiler = query.get_compiler(using=alias)
-    compiler.returning_fields = returning
-    [(sql, _)] = compiler.as_sql()
-    return _Compiled(sql=sql, fields=fields, returning=returning, compiler=compiler)
+    if not returning:
+        return None
+    table = quote(meta.db_table)
+    returning_sql = "RETURNING " + ", ".join(f"{table}.{quote(str(f.column))}" for f in returning)
+    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    # Identifiers from the model's metadata, quoted; every value is a parameter.
+    sql = (
+        f"INSERT INTO {table} ({', '.join(quote(str(f.column)) for f in fields)}) "  # noqa: S608
+        f"VALUES {', '.join([row] * count)} {returning_sql}"
+    )
+    return _CompiledInsert(sql=sql, fields=fields, returning=returning)
 
 
 @dataclass(frozen=True)

@@ -9,11 +9,17 @@ import pytest
 from django.db import DatabaseError, connections, transaction
 from django.db.models import Value
 from django.db.models.signals import post_save
-from django.db.models.sql.compiler import SQLInsertCompiler
 
 from servicedesk.core import clock, outbox
 from servicedesk.core.models import OutboxMessage
-from servicedesk.core.writes import _compile_update, insert, update, update_each
+from servicedesk.core.writes import (
+    _compile_insert,
+    _compile_update,
+    insert,
+    insert_many,
+    update,
+    update_each,
+)
 from servicedesk.incidents import services
 from servicedesk.incidents.models import AssignmentSpan, Incident, IncidentEvent
 from servicedesk.testing.org import Org
@@ -21,10 +27,8 @@ from servicedesk.testing.org import Org
 pytestmark = pytest.mark.django_db
 
 
-def _compilations() -> Any:
-    return mock.patch.object(
-        SQLInsertCompiler, "as_sql", autospec=True, side_effect=SQLInsertCompiler.as_sql
-    )
+def _insert_compilations() -> Any:
+    return mock.patch("servicedesk.core.writes._compile_insert", side_effect=_compile_insert)
 
 
 def _message(n: int) -> OutboxMessage:
@@ -37,9 +41,18 @@ def _message(n: int) -> OutboxMessage:
 
 def test_rows_read_back_as_save_would_have_written_them() -> None:
     connections["default"].__dict__.pop("_servicedesk_inserts", None)  # as a new process
-    with _compilations() as compiled:
+    with (
+        _insert_compilations() as compiled,
+        mock.patch.object(OutboxMessage, "save", side_effect=AssertionError("save() was used")),
+    ):
         first, second = insert(_message(1)), insert(_message(2))
-    assert compiled.call_count == 1
+        third, fourth = insert_many([_message(7), _message(8)])
+        fifth, sixth = insert_many([_message(9), _message(10)])
+    assert compiled.call_count == 2  # one row, two rows
+    assert [m.pk for m in (third, fourth, fifth, sixth)] == sorted(
+        m.pk for m in (third, fourth, fifth, sixth)
+    )
+    assert OutboxMessage.objects.get(pk=fourth.pk).destination == "person8@example.com"
     assert first.pk is not None and second.pk not in (None, first.pk)
     assert not first._state.adding and first._state.db == "default"
     saved = _message(3)
