@@ -48,18 +48,22 @@ def claim(
     table = connection.ops.quote_name(model._meta.db_table)
     lock = " FOR UPDATE SKIP LOCKED" if connection.vendor == "postgresql" else ""
     lease_until = now + timedelta(seconds=lease_seconds)
+    # The claimable states are written into the statement, not passed: a prepared
+    # statement's generic plan can then use the partial index on them (with
+    # parameters PostgreSQL cannot prove its predicate and scans the table).
+    claimable = f"('{RowState.PENDING.value}', '{RowState.LEASED.value}')"
     sql = (
         f"WITH picked AS MATERIALIZED (SELECT id FROM {table} "  # noqa: S608 (table name from model meta)
-        f"WHERE state IN (%s, %s) AND due_at <= %s ORDER BY due_at, id LIMIT %s{lock}) "
+        f"WHERE state IN {claimable} AND due_at <= %s ORDER BY due_at, id LIMIT %s{lock}) "
         f"UPDATE {table} SET state = %s, lease_owner = %s, due_at = %s, "
         f"token = token + 1, updated_at = %s "
-        f"WHERE id IN (SELECT id FROM picked) AND state IN (%s, %s) AND due_at <= %s "
+        f"WHERE id IN (SELECT id FROM picked) AND state IN {claimable} AND due_at <= %s "
         f"RETURNING id, token"
     )
     params = [
-        RowState.PENDING, RowState.LEASED, _adapt(now), limit,
+        _adapt(now), limit,
         RowState.LEASED, owner[:200], _adapt(lease_until), _adapt(now),
-        RowState.PENDING, RowState.LEASED, _adapt(now),
+        _adapt(now),
     ]  # fmt: skip
     with connection.cursor() as cursor:
         cursor.execute(sql, params)

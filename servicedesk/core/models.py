@@ -47,8 +47,11 @@ class LeasedRow(models.Model):
     class Meta:
         abstract = True
         indexes = [
+            # In the claim's order (due_at, id): PostgreSQL walks it and stops after
+            # the rows it takes, with no sort, skipping (and marking) the entries
+            # of rows that left the active states since the last vacuum.
             models.Index(
-                fields=["due_at"],
+                fields=["due_at", "id"],
                 name="%(app_label)s_%(class)s_claim",
                 condition=Q(state__in=["pending", "leased"]),
             ),
