@@ -2,18 +2,21 @@
 
 ``Model.save()`` builds a query, compiles it and runs the save machinery for
 every row; the hot paths (timeline events, assignment spans, outbox messages,
-action requests, escalation steps, the incident card and its clocks) write
-several rows per change, and that machinery cost more than the statements.
+action requests, escalation steps, the incident card and its clocks, the
+worker's due items) write several rows per change, and that machinery cost
+more than the statements.
 
 :func:`insert` does what ``obj.save(force_insert=True)`` does for a plain new
 row (fields' ``pre_save`` such as ``auto_now_add``, their database
-preparation, the returned primary key); :func:`update` what
-``obj.save(update_fields=...)`` does (``pre_save`` such as ``auto_now``, an
-error when the row is gone). Both fall back to ``save()`` where that could
-differ: a model with ``pre_save``/``post_save`` receivers or a parent model, a
-value that is an expression, a field with its own SQL placeholder; ``insert``
-also for a row whose primary key is already set or a database that cannot
-return the new key from the INSERT.
+preparation, the returned primary key), :func:`insert_many` the same for
+several rows in one INSERT; :func:`update` what ``obj.save(update_fields=...)``
+does (``pre_save`` such as ``auto_now``, an error when the row is gone), and
+:func:`update_each` that for several rows, each only while its row still has
+given column values. They fall back to the ORM where it could differ: a model
+with ``pre_save``/``post_save`` receivers or a parent model, a value that is
+an expression, a field with its own SQL placeholder; the inserts also for a
+row whose primary key is already set or a database that cannot return the
+new keys from the INSERT.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from django.db.models.signals import post_save, pre_save
 
 M = TypeVar("M", bound=Model)
 
-_CACHE = "_servicedesk_inserts"
+_CACHE = "_servicedesk_writes"
 
 
 @dataclass(frozen=True)
@@ -202,8 +205,8 @@ def update_each(
 ) -> int:
     """``obj.save(update_fields=names)`` for each of ``objs`` whose row still has
     the column values ``conditions[i]`` (the same columns for every row): one
-    compiled UPDATE run for all of them (``executemany``). Returns how many rows
-    changed; a row whose conditions no longer hold is left alone."""
+    UPDATE statement run for all of them (``executemany``). Returns how many
+    rows changed; a row whose conditions no longer hold is left alone."""
     if not objs:
         return 0
     model = type(objs[0])

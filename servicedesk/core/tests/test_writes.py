@@ -40,7 +40,7 @@ def _message(n: int) -> OutboxMessage:
 
 
 def test_rows_read_back_as_save_would_have_written_them() -> None:
-    connections["default"].__dict__.pop("_servicedesk_inserts", None)  # as a new process
+    connections["default"].__dict__.pop("_servicedesk_writes", None)  # as a new process
     with (
         _insert_compilations() as compiled,
         mock.patch.object(OutboxMessage, "save", side_effect=AssertionError("save() was used")),
@@ -100,7 +100,7 @@ def _update_compilations() -> Any:
 
 def test_update_writes_the_named_fields_only(org: Org) -> None:
     incident = services.do_create_incident(actor=org.desk_agent, title="Printer jams")
-    connections["default"].__dict__.pop("_servicedesk_inserts", None)
+    connections["default"].__dict__.pop("_servicedesk_writes", None)
     incident.title, incident.description = "Printer on fire", "not saved"
     incident.assigned_group_id = org.net_ops.pk
     with (
