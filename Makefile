@@ -27,7 +27,7 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy servicedesk
+	$(BIN)/mypy servicedesk bench
 
 format: $(STAMP)
 	$(BIN)/ruff format .

@@ -146,22 +146,24 @@ def ceiling(kind: str, env: dict[str, str], connections: int, seconds: float) ->
                     counts[i] += 1
     else:
         path = str(Path(env["SERVICEDESK_DATA_DIR"]) / "servicedesk.sqlite3")
-        with sqlite3.connect(path) as conn:
-            conn.execute("DROP TABLE IF EXISTS bench_ceiling")
-            conn.execute("CREATE TABLE bench_ceiling (id integer primary key, title text, at text)")
+        with sqlite3.connect(path) as setup:
+            setup.execute("DROP TABLE IF EXISTS bench_ceiling")
+            setup.execute(
+                "CREATE TABLE bench_ceiling (id integer primary key, title text, at text)"
+            )
 
         def run(i: int) -> None:
-            conn = sqlite3.connect(path, timeout=30, isolation_level=None)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
+            lite = sqlite3.connect(path, timeout=30, isolation_level=None)
+            lite.execute("PRAGMA journal_mode=WAL")
+            lite.execute("PRAGMA synchronous=NORMAL")
             while time.monotonic() < stop:
-                conn.execute("BEGIN IMMEDIATE")
-                conn.execute(
+                lite.execute("BEGIN IMMEDIATE")
+                lite.execute(
                     "INSERT INTO bench_ceiling (title, at) VALUES (?, datetime('now'))", ("x" * 40,)
                 )
-                conn.execute("COMMIT")
+                lite.execute("COMMIT")
                 counts[i] += 1
-            conn.close()
+            lite.close()
 
     threads = [threading.Thread(target=run, args=(i,)) for i in range(connections)]
     started = time.monotonic()

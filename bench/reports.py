@@ -448,7 +448,7 @@ def generate_problems(n: int, seed: int, now: datetime) -> dict[str, int]:
         final = {"created": "new", "deferred": "deferred", "root_cause_found": "root_cause_known",
                  "resolved": "resolved", "closed": "closed"}  # fmt: skip
         last = events[-1]
-        status = last[2].get("status_to") or final.get(last[0], status)
+        status = str(last[2].get("status_to") or final.get(last[0], status))
         opened_at = events[0][1]
         problems.append(Problem(
             title="Bench problem", source="manual", technology=tech, priority=priority,
@@ -489,7 +489,7 @@ def time_reports(repeat: int, now: datetime) -> list[tuple[str, str, float, floa
     from servicedesk.reports import registry
     from servicedesk.reports.params import build_params
 
-    periods = {
+    periods: dict[str, dict[str, Any]] = {
         "last 12 months": {},
         "all (2 years)": {"from": (now - timedelta(days=731)).date().isoformat()},
         "12 months, technology=network": {"technology": 1},
@@ -594,12 +594,12 @@ def main() -> None:
         started = time.perf_counter()
         from servicedesk.core import clock
 
+        def progress(done: int, total: int) -> None:
+            if done % 100_000 == 0:
+                print(f"  facts {done:,}/{total:,}", flush=True)
+
         with clock.frozen_at(now):
-            facts.rebuild(
-                progress=lambda done, total: (
-                    done % 100_000 == 0 and print(f"  facts {done:,}/{total:,}", flush=True)
-                )
-            )
+            facts.rebuild(progress=progress)
         facts_s = time.perf_counter() - started
         print(f"facts computed in {facts_s:.1f} s", flush=True)
     if connection.vendor == "postgresql":
