@@ -1,7 +1,10 @@
-"""Turning ids from requests into records, with field-level errors."""
+"""Reading records by key: ids from requests with field-level errors (``resolve``),
+one row without an ordering (``one``), and fixed-shape reads compiled once
+(``KeyedRead``)."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -61,6 +64,9 @@ def resolve(
 # Placeholder keys: values no real key takes, distinct per position.
 _INT_BASE = -7_300_000_001
 _UNSET: Any = object()
+# Names for the compiled queries on a connection: unique for the process's life
+# (an id() could be reused by a later read after an earlier one is collected).
+_NAMES = itertools.count()
 
 
 def _placeholder(kind: type, position: int) -> Any:
@@ -104,7 +110,7 @@ class KeyedRead(Generic[M]):
     def __init__(self, build: Callable[..., QuerySet[M]], keys: Sequence[type] = (int,)):
         self.build = build
         self.kinds = tuple(keys)
-        self._attr = f"_servicedesk_prepared_{id(self)}"
+        self._attr = f"_servicedesk_prepared_{next(_NAMES)}"
         self._alias: str | None = None  # the database its queries read (routers decide)
 
     def __call__(self, *keys: Any) -> M | None:

@@ -374,12 +374,9 @@ class Worker:
                     "due_at": now + backoff(attempts),
                     "last_error": (detail or "")[:2000],
                 }
-            fields.update(attempts=attempts, lease_owner="", updated_at=now)
-            for name, value in fields.items():
-                setattr(message, name, value)
-            # Only while our token holds it (leases.release, with the UPDATE compiled).
-            update_each(
-                [message], sorted(fields), [{"token": token, "state": RowState.LEASED}]
+            release(
+                OutboxMessage, pk, token, attempts=attempts, lease_owner="", updated_at=now,
+                **fields,
             )  # fmt: skip
         return ok
 

@@ -11,12 +11,12 @@ row (fields' ``pre_save`` such as ``auto_now_add``, their database
 preparation, the returned primary key), :func:`insert_many` the same for
 several rows in one INSERT; :func:`update` what ``obj.save(update_fields=...)``
 does (``pre_save`` such as ``auto_now``, an error when the row is gone), and
-:func:`update_each` that for several rows, each only while its row still has
-given column values. They fall back to the ORM where it could differ: a model
-with ``pre_save``/``post_save`` receivers or a parent model, a value that is
-an expression, a field with its own SQL placeholder; the inserts also for a
-row whose primary key is already set or a database that cannot return the
-new keys from the INSERT.
+:func:`update_each` a conditional update of several rows (no signals, as
+``QuerySet.update``). ``insert``, ``insert_many`` and ``update`` fall back to
+the ORM where it could differ: a model with ``pre_save``/``post_save``
+receivers or a parent model, a value that is an expression, a field with its
+own SQL placeholder; the inserts also for a row whose primary key is already
+set or a database that cannot return the new keys from the INSERT.
 """
 
 from __future__ import annotations
@@ -203,10 +203,11 @@ def _compile_update(
 def update_each(
     objs: Sequence[M], names: Sequence[str], conditions: Sequence[dict[str, Any]]
 ) -> int:
-    """``obj.save(update_fields=names)`` for each of ``objs`` whose row still has
-    the column values ``conditions[i]`` (the same columns for every row): one
-    UPDATE statement run for all of them (``executemany``). Returns how many
-    rows changed; a row whose conditions no longer hold is left alone."""
+    """Write the fields ``names`` of each of ``objs`` (with their ``pre_save``, such
+    as ``auto_now``) where its row still has the column values ``conditions[i]``
+    (the same columns for every row): one UPDATE statement run for all of them
+    (``executemany``). Like ``QuerySet.update`` it sends no signals. Returns how
+    many rows changed; a row whose conditions no longer hold is left alone."""
     if not objs:
         return 0
     model = type(objs[0])
@@ -214,13 +215,8 @@ def update_each(
     connection = connections[alias]
     columns = tuple(conditions[0])
     fields, where = _plain_fields(model, names), _plain_fields(model, columns)
-    if fields is None or where is None or not _plain(model):
-        changed = 0
-        for obj, condition in zip(objs, conditions, strict=True):
-            values = {f: getattr(obj, f) for f in names}
-            manager = model._base_manager.using(alias)
-            changed += manager.filter(pk=obj.pk, **condition).update(**values)
-        return changed
+    if fields is None or where is None:
+        raise TypeError(f"update_each writes and tests plain columns: {[*names, *columns]}")
     pk = model._meta.pk
     params = []
     for obj, condition in zip(objs, conditions, strict=True):

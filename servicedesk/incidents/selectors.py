@@ -35,7 +35,8 @@ def visible_incidents(user: User) -> QuerySet[Incident]:
 
 
 # The reads by id behind every incident request, compiled once (core/lookups.py):
-# (with its references?, as its reporter?) -> read.
+# (with its references?, as its reporter?) -> read. The reporter's reads are the
+# rows visible_incidents() gives an end user.
 _BY_ID = {
     (True, False): KeyedRead(
         lambda pk: Incident.objects.select_related(*LIST_RELATED).filter(pk=pk)

@@ -149,3 +149,5 @@ def test_update_each_changes_the_rows_whose_conditions_still_hold() -> None:
     assert [rows[m.pk].attempts for m in messages] == [2, 0, 2]
     assert rows[messages[0].pk].last_error == "timeout" and rows[messages[1].pk].last_error == ""
     assert update_each([], ["attempts"], []) == 0
+    with pytest.raises(TypeError, match="plain columns"):
+        update_each(messages, ["no_such_field"], [{"token": 0} for _ in messages])
