@@ -11,6 +11,13 @@
   worker (it is a due item too).
 - ``@channel("name")``: deliver an outbox message over a channel; raise
   :class:`PermanentFailure` for a message that retrying cannot help.
+- ``@local_channel("name")``: optional, for a channel whose delivery is rows
+  written in this database (in-app notifications): the worker calls it with
+  a batch of that channel's claimed messages inside the transaction that
+  settles them, so each is delivered exactly once and a batch costs a few
+  statements. It returns one result per message: a detail, or a
+  :class:`PermanentFailure`. Register the ``@channel`` handler too: it
+  delivers a message alone (when a batch fails, or ``Worker.deliver``).
 - ``@drain("name")``: work an app queues as rows of its own (e.g. report facts
   to recompute, coalesced per subject), taken by the worker between batches of
   due items: ``fn()`` processes one bounded batch in its own transaction and
@@ -49,6 +56,7 @@ class Skipped:
 DueOutcome = Reschedule | Skipped | None
 DueHandler = Callable[["DueItem"], DueOutcome]
 ChannelHandler = Callable[["OutboxMessage"], str]
+LocalChannelHandler = Callable[[list["OutboxMessage"]], list["str | PermanentFailure"]]
 DuePrepare = Callable[[list["DueItem"]], AbstractContextManager[Any]]
 
 
@@ -67,6 +75,7 @@ due_handlers: dict[str, DueHandler] = {}
 due_preparers: dict[str, DuePrepare] = {}
 periodic_jobs: dict[str, PeriodicJob] = {}
 channels: dict[str, ChannelHandler] = {}
+local_channels: dict[str, LocalChannelHandler] = {}
 drains: dict[str, Callable[[], int]] = {}
 drain_backlogs: dict[str, Callable[[], int]] = {}
 
@@ -98,6 +107,14 @@ def periodic(name: str, *, every: timedelta) -> Callable[[Callable[[], Any]], Ca
 def channel(name: str) -> Callable[[ChannelHandler], ChannelHandler]:
     def register(fn: ChannelHandler) -> ChannelHandler:
         channels[name] = fn
+        return fn
+
+    return register
+
+
+def local_channel(name: str) -> Callable[[LocalChannelHandler], LocalChannelHandler]:
+    def register(fn: LocalChannelHandler) -> LocalChannelHandler:
+        local_channels[name] = fn
         return fn
 
     return register

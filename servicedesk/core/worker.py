@@ -16,7 +16,9 @@ a timer:
   undoes the others.
 - the *delivery loop* claims outbox messages and hands them to a small
   thread pool; each delivery is logged and either confirmed, retried with
-  exponential backoff, or marked failed.
+  exponential backoff, or marked failed. Messages of a local channel (rows
+  in this database: in-app notifications) are delivered a batch at a time,
+  written and settled in one transaction.
 
 Any number of workers may run against the same database.
 """
@@ -45,7 +47,7 @@ from .leases import backoff, claim, release
 from .lookups import KeyedRead
 from .models import DeliveryAttempt, DueItem, DueRun, OutboxMessage, RowState, WorkerHeartbeat
 from .registry import PermanentFailure, Reschedule, Skipped
-from .writes import insert, update_each
+from .writes import insert, insert_many, update_each
 
 log = logging.getLogger("servicedesk.worker")
 
@@ -77,6 +79,10 @@ SETTLED_FIELDS = [
     "state", "lease_owner", "last_error", "updated_at", "done_at", "kind",
     "scheduled_at", "due_at", "attempts", "payload",
 ]  # fmt: skip
+
+
+# What settling a message delivered in a batch writes.
+DELIVERED_FIELDS = ["state", "delivered_at", "last_error", "attempts", "lease_owner", "updated_at"]
 
 
 class _Fenced(Exception):
@@ -326,12 +332,75 @@ class Worker:
             lease_seconds=max(self.lease_seconds, settings.SERVICEDESK_WEBHOOK_TIMEOUT * 3),
             limit=self.batch,
         )  # fmt: skip
+        rest = self._deliver_local(claimed) if claimed and registry.local_channels else claimed
         if pool is None:
-            for pk, token in claimed:
+            for pk, token in rest:
                 self.deliver(pk, token)
         else:
-            list(pool.map(lambda row: self._deliver_in_thread(*row), claimed))
+            list(pool.map(lambda row: self._deliver_in_thread(*row), rest))
         return len(claimed)
+
+    def _deliver_local(self, claimed: list[tuple[int, int]]) -> list[tuple[int, int]]:
+        """Deliver the claimed messages of local channels a channel's batch at a
+        time; returns the rest (and a batch that failed, to deliver one by one)."""
+        channel_of = dict(
+            OutboxMessage.objects.filter(pk__in=[pk for pk, _ in claimed]).values_list(
+                "pk", "channel"
+            )
+        )
+        batches: dict[str, list[tuple[int, int]]] = defaultdict(list)
+        rest = []
+        for row in claimed:
+            channel = channel_of.get(row[0], "")
+            (batches[channel] if channel in registry.local_channels else rest).append(row)
+        for channel, rows in batches.items():
+            try:
+                self._deliver_batch(channel, rows)
+            except Exception as exc:
+                log.info("batch of %d %s messages rolled back (%s); one by one",
+                         len(rows), channel, exc)  # fmt: skip
+                rest.extend(rows)
+        return rest
+
+    def _deliver_batch(self, channel: str, rows: list[tuple[int, int]]) -> None:
+        """Lock the messages our tokens still hold, deliver them with the channel's
+        local handler and settle them, all in one transaction."""
+        held = Q()
+        for pk, token in rows:
+            held |= Q(pk=pk, token=token)
+        with transaction.atomic():
+            messages = list(
+                OutboxMessage.objects.select_for_update()
+                .filter(held, state=RowState.LEASED)
+                .order_by("pk")
+            )
+            if not messages:
+                return
+            started = time.monotonic()
+            results = registry.local_channels[channel](messages)
+            duration_ms = int((time.monotonic() - started) * 1000 / len(messages))
+            now = clock.now()
+            attempts, conditions, failures = [], [], 0
+            for message, result in zip(messages, results, strict=True):
+                conditions.append({"token": message.token, "state": RowState.LEASED})
+                message.attempts += 1
+                ok = not isinstance(result, PermanentFailure)
+                attempts.append(DeliveryAttempt(
+                    message_id=message.pk, number=message.attempts, at=now, ok=ok,
+                    detail=str(result)[:500], duration_ms=duration_ms,
+                ))  # fmt: skip
+                if ok:
+                    message.state, message.delivered_at = RowState.DONE, now
+                else:
+                    failures += 1
+                    message.state, message.last_error = RowState.FAILED, str(result)[:2000]
+                message.lease_owner, message.updated_at = "", now
+            insert_many(attempts)
+            settled = update_each(messages, DELIVERED_FIELDS, conditions)
+            if settled != len(messages):
+                raise _Fenced
+        self.stats.delivered += len(messages) - failures
+        self.stats.delivery_failures += failures
 
     def _deliver_in_thread(self, pk: int, token: int) -> None:
         try:

@@ -22,7 +22,7 @@ from servicedesk.accounts.models import User
 from servicedesk.core.lookups import KeyedRead, one
 from servicedesk.core.models import OutboxMessage
 from servicedesk.core.registry import PermanentFailure
-from servicedesk.core.writes import insert
+from servicedesk.core.writes import insert, insert_many
 
 from .models import Notification
 
@@ -130,33 +130,40 @@ def deliver_email(message: OutboxMessage) -> str:
 _active_user = KeyedRead(lambda pk: User.objects.filter(pk=pk, is_active=True))
 
 
+def _notification(message: OutboxMessage, user_id: int) -> Notification:
+    payload = message.payload
+    return Notification(
+        message_id=message.message_id,
+        user_id=user_id,
+        kind=payload.get("kind") or "status",
+        event_type=str(payload.get("event_type") or "")[:80],
+        title=str(payload.get("title") or payload.get("number") or "")[:300],
+        body=str(payload.get("body") or ""),
+        link=str(payload.get("link") or "")[:500],
+        subject_type=str(payload.get("subject_type") or ""),
+        subject_id=payload.get("subject_id"),
+        number=str(payload.get("number") or "")[:40],
+        sender_id=payload.get("sender_id"),
+        action_request_id=payload.get("action_request_id"),
+        created_at=message.created_at,
+    )
+
+
+def _user_id(message: OutboxMessage) -> int | None:
+    user_id = message.payload.get("user_id")
+    return user_id if isinstance(user_id, int) and not isinstance(user_id, bool) else None
+
+
 def deliver_inapp(message: OutboxMessage) -> str:
     """Write the user's notification (once per message id)."""
-    payload = message.payload
-    user_id = payload.get("user_id")
-    user = _active_user(user_id) if isinstance(user_id, int) else None
+    user_id = _user_id(message)
+    user = _active_user(user_id) if user_id is not None else None
     if user is None:
         raise PermanentFailure("the user does not exist or is inactive")
     try:
         # Once per message id: a second delivery of the same message finds it.
         with transaction.atomic():
-            notification = insert(
-                Notification(
-                    message_id=message.message_id,
-                    user=user,
-                    kind=payload.get("kind") or "status",
-                    event_type=str(payload.get("event_type") or "")[:80],
-                    title=str(payload.get("title") or payload.get("number") or "")[:300],
-                    body=str(payload.get("body") or ""),
-                    link=str(payload.get("link") or "")[:500],
-                    subject_type=str(payload.get("subject_type") or ""),
-                    subject_id=payload.get("subject_id"),
-                    number=str(payload.get("number") or "")[:40],
-                    sender_id=payload.get("sender_id"),
-                    action_request_id=payload.get("action_request_id"),
-                    created_at=message.created_at,
-                )
-            )
+            notification = insert(_notification(message, user.pk))
         created = True
     except IntegrityError:
         existing = one(Notification.objects.filter(message_id=message.message_id))
@@ -164,3 +171,26 @@ def deliver_inapp(message: OutboxMessage) -> str:
             raise  # not a second delivery: another constraint
         notification, created = existing, False
     return f"notification {notification.pk}" + ("" if created else " (already delivered)")
+
+
+def deliver_inapp_batch(messages: list[OutboxMessage]) -> list[str | PermanentFailure]:
+    """Write the notifications of several messages in one INSERT, inside the
+    transaction that settles the messages (so each is written once). A message
+    written before (by an older worker that crashed before confirming) makes the
+    INSERT fail: the worker then delivers the batch one by one, which finds it."""
+    wanted = {uid for m in messages if (uid := _user_id(m)) is not None}
+    active = set(User.objects.filter(pk__in=wanted, is_active=True).values_list("pk", flat=True))
+    results: list[str | PermanentFailure] = []
+    rows: list[tuple[int, Notification]] = []
+    for message in messages:
+        user_id = _user_id(message)
+        if user_id not in active:
+            results.append(PermanentFailure("the user does not exist or is inactive"))
+            continue
+        assert user_id is not None
+        rows.append((len(results), _notification(message, user_id)))
+        results.append("")
+    insert_many([notification for _, notification in rows])
+    for index, notification in rows:
+        results[index] = f"notification {notification.pk}"
+    return results

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from servicedesk.core import clock
 from servicedesk.core.models import DueItem
-from servicedesk.core.registry import DueOutcome, channel, due_handler, periodic
+from servicedesk.core.registry import DueOutcome, channel, due_handler, local_channel, periodic
 
 from . import channels, services
 from .dispatch import REMINDER_KIND
@@ -18,6 +18,7 @@ READ_RETENTION = timedelta(days=90)
 
 channel("email")(channels.deliver_email)
 channel("inapp")(channels.deliver_inapp)
+local_channel("inapp")(channels.deliver_inapp_batch)
 
 
 @due_handler(REMINDER_KIND)

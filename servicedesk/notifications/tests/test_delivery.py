@@ -12,9 +12,14 @@ from typing import Any
 
 import pytest
 import time_machine
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import F
+from django.test.utils import CaptureQueriesContext
 
+from servicedesk.core import clock
+from servicedesk.core.leases import claim
 from servicedesk.core.models import DeliveryAttempt, OutboxMessage, RowState
+from servicedesk.core.worker import Worker
 from servicedesk.incidents import services as incidents
 from servicedesk.incidents.models import Incident
 from servicedesk.integrations.models import WebhookEndpoint
@@ -229,6 +234,90 @@ class TestInApp:
         org.reporter.save()
         run_worker()
         assert OutboxMessage.objects.get(channel="inapp").state == RowState.FAILED
+
+
+def inapp_messages(org: Org, count: int) -> list[OutboxMessage]:
+    for n in range(count):
+        create(org, title=f"Cannot print {n}")
+    messages = list(OutboxMessage.objects.filter(channel="inapp").order_by("pk"))
+    assert len(messages) == count
+    return messages
+
+
+def deliver_claimed(worker: Worker) -> list[tuple[int, int]]:
+    """Claim every due message and deliver the in-app ones as the delivery loop
+    does; returns what is left for the thread pool."""
+    claimed = claim(OutboxMessage, owner=worker.name, now=clock.now(), lease_seconds=60, limit=50)
+    return worker._deliver_local(claimed)
+
+
+class TestInAppBatches:
+    """The delivery loop writes a batch of in-app notifications and settles their
+    messages in one transaction."""
+
+    @pytest.fixture(autouse=True)
+    def _inapp_only(self) -> None:
+        OutboxMessage.objects.all().delete()
+
+    def test_a_batch_costs_the_same_statements_whatever_its_size(self, org: Org) -> None:
+        counts = []
+        for size in (2, 6):
+            OutboxMessage.objects.filter(channel="email").update(state=RowState.CANCELLED)
+            messages = inapp_messages(org, size)
+            OutboxMessage.objects.filter(channel="email").update(state=RowState.CANCELLED)
+            with CaptureQueriesContext(connection) as captured:
+                assert deliver_claimed(Worker(name="w")) == []
+            counts.append(len(captured.captured_queries))
+            for message in messages:
+                message.refresh_from_db()
+                assert message.state == RowState.DONE and attempts(message) == [True]
+                assert Notification.objects.filter(message_id=message.message_id).count() == 1
+            OutboxMessage.objects.filter(pk__in=[m.pk for m in messages]).delete()
+        assert counts[0] == counts[1]
+
+    def test_an_inactive_user_fails_alone(self, org: Org) -> None:
+        create(org, reporter=org.reporter2, actor=org.desk_agent)
+        create(org)
+        org.reporter2.is_active = False
+        org.reporter2.save()
+        OutboxMessage.objects.filter(channel="email").update(state=RowState.CANCELLED)
+        assert deliver_claimed(Worker(name="w")) == []
+        failed = OutboxMessage.objects.get(channel="inapp", state=RowState.FAILED)
+        assert failed.payload["user_id"] == org.reporter2.pk
+        assert "inactive" in failed.last_error and attempts(failed) == [False]
+        done = OutboxMessage.objects.get(channel="inapp", state=RowState.DONE)
+        assert done.payload["user_id"] == org.reporter.pk and attempts(done) == [True]
+        assert list(Notification.objects.values_list("user_id", flat=True)) == [org.reporter.pk]
+
+    def test_a_message_written_before_sends_the_batch_one_by_one(self, org: Org) -> None:
+        first, second = inapp_messages(org, 2)
+        OutboxMessage.objects.filter(channel="email").update(state=RowState.CANCELLED)
+        # A worker that crashed after writing the first but before confirming it.
+        channels.deliver_inapp(first)
+        rest = deliver_claimed(Worker(name="w"))
+        assert sorted(pk for pk, _ in rest) == [first.pk, second.pk]
+        assert Notification.objects.count() == 1  # the batch's INSERT rolled back
+        worker = Worker(name="w")
+        for pk, token in rest:
+            assert worker.deliver(pk, token)
+        assert Notification.objects.count() == 2
+        first.refresh_from_db()
+        assert DeliveryAttempt.objects.get(message=first).detail.endswith("(already delivered)")
+
+    def test_a_message_another_worker_took_over_is_left_to_it(self, org: Org) -> None:
+        first, second = inapp_messages(org, 2)
+        OutboxMessage.objects.filter(channel="email").update(state=RowState.CANCELLED)
+        claimed = claim(OutboxMessage, owner="w", now=clock.now(), lease_seconds=60, limit=50)
+        # The first's lease expired and another worker holds it with a new token.
+        OutboxMessage.objects.filter(pk=first.pk).update(token=F("token") + 1, lease_owner="other")
+        assert Worker(name="w")._deliver_local(claimed) == []
+        first.refresh_from_db()
+        second.refresh_from_db()
+        assert (first.state, first.lease_owner, attempts(first)) == (RowState.LEASED, "other", [])
+        assert second.state == RowState.DONE
+        assert list(Notification.objects.values_list("message_id", flat=True)) == [
+            second.message_id
+        ]
 
 
 class TestDeliveryTrail:
