@@ -81,6 +81,12 @@ def main() -> None:
         help="due items per transaction (servicedesk worker --chunk; its default on PostgreSQL)",
     )
     parser.add_argument(
+        "--batch",
+        type=int,
+        default=None,
+        help="rows claimed per poll (servicedesk worker --batch; default: the worker's)",
+    )
+    parser.add_argument(
         "--timeout", type=float, default=1800, help="seconds to wait for the hot steps"
     )
     parser.add_argument(
@@ -248,9 +254,10 @@ def run(args: Any, db_url: str) -> None:
     env = {**os.environ, "DATABASE_URL": db_url, "SERVICEDESK_LOG_LEVEL": "WARNING"}
     env.pop("SERVICEDESK_CONN_MAX_AGE", None)
     command = [sys.executable, "-m", "servicedesk", "worker"]
+    batch = ["--batch", str(args.batch)] if args.batch else []
     workers = [
         subprocess.Popen(
-            [*command, "--name", f"bench-{n}", "--chunk", str(args.chunk)],
+            [*command, "--name", f"bench-{n}", "--chunk", str(args.chunk), *batch],
             env=env,
             cwd=ROOT,
             stdout=subprocess.DEVNULL,

@@ -15,8 +15,9 @@ does (``pre_save`` such as ``auto_now``, an error when the row is gone), and
 ``QuerySet.update``). ``insert``, ``insert_many`` and ``update`` fall back to
 the ORM where it could differ: a model with ``pre_save``/``post_save``
 receivers or a parent model, a value that is an expression, a field with its
-own SQL placeholder; the inserts also for a row whose primary key is already
-set or a database that cannot return the new keys from the INSERT.
+own SQL placeholder; the inserts also for a row whose automatic primary key
+is already set (or whose other primary key is not) or a database that cannot
+return the new keys from the INSERT.
 """
 
 from __future__ import annotations
@@ -65,13 +66,11 @@ def insert_many(objs: Sequence[M]) -> list[M]:
     model = type(objs[0])
     alias = router.db_for_write(model, instance=objs[0])
     connection = connections[alias]
-    returns = (
-        connection.features.can_return_columns_from_insert
-        if len(objs) == 1
-        else connection.features.can_return_rows_from_bulk_insert
-    )
     compiled = None
-    if returns and _plain(model) and all(obj.pk is None for obj in objs):
+    # The database assigns an automatic key (returned by the INSERT); any other
+    # primary key (e.g. a one-to-one parent) is the caller's to set.
+    keyed_by_db = model._meta.auto_field is not None
+    if _plain(model) and all((obj.pk is None) == keyed_by_db for obj in objs):
         cache: dict[Any, _CompiledInsert | None] = connection.__dict__.setdefault(_CACHE, {})
         key = (model, "insert", len(objs))
         if key not in cache:
@@ -92,7 +91,7 @@ def insert_many(objs: Sequence[M]) -> list[M]:
     ]
     with connection.cursor() as cursor:
         cursor.execute(compiled.sql, params)
-        rows = cursor.fetchall()
+        rows = cursor.fetchall() if compiled.returning else [()] * len(objs)
     for obj, row in zip(objs, rows, strict=True):
         for field, value in zip(compiled.returning, row, strict=True):
             for convert in field.get_db_converters(connection):
@@ -114,15 +113,24 @@ def _compile_insert(model: type[Model], count: int, alias: str) -> _CompiledInse
     connection = connections[alias]
     quote = connection.ops.quote_name
     returning = tuple(meta.db_returning_fields)
-    if not returning:
+    can_return = (
+        connection.features.can_return_columns_from_insert
+        if count == 1
+        else connection.features.can_return_rows_from_bulk_insert
+    )
+    if returning and not can_return:
         return None
     table = quote(meta.db_table)
-    returning_sql = "RETURNING " + ", ".join(f"{table}.{quote(str(f.column))}" for f in returning)
+    returning_sql = (
+        " RETURNING " + ", ".join(f"{table}.{quote(str(f.column))}" for f in returning)
+        if returning
+        else ""
+    )
     row = "(" + ", ".join(["%s"] * len(fields)) + ")"
     # Identifiers from the model's metadata, quoted; every value is a parameter.
     sql = (
         f"INSERT INTO {table} ({', '.join(quote(str(f.column)) for f in fields)}) "  # noqa: S608
-        f"VALUES {', '.join([row] * count)} {returning_sql}"
+        f"VALUES {', '.join([row] * count)}{returning_sql}"
     )
     return _CompiledInsert(sql=sql, fields=fields, returning=returning)
 

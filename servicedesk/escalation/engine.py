@@ -203,7 +203,7 @@ def start(incident: Incident) -> IncidentEscalation | None:
         state.status, state.pause_reason, state.running_since = (
             ClockStatus.PAUSED, incident.pending_reason, None,
         )  # fmt: skip
-    state.save(force_insert=True)
+    insert(state)
     # Just inserted as it stands: the card's deadlines and the timer, no second save.
     _write_deadlines(state, incident)
     _reschedule(state)

@@ -6,7 +6,7 @@ from typing import Any
 from unittest import mock
 
 import pytest
-from django.db import DatabaseError, connections, transaction
+from django.db import DatabaseError, IntegrityError, connections, transaction
 from django.db.models import Value
 from django.db.models.signals import post_save
 
@@ -20,6 +20,7 @@ from servicedesk.core.writes import (
     update,
     update_each,
 )
+from servicedesk.escalation.models import IncidentEscalation
 from servicedesk.incidents import services
 from servicedesk.incidents.models import AssignmentSpan, Incident, IncidentEvent
 from servicedesk.testing.org import Org
@@ -71,6 +72,29 @@ def test_timeline_events_and_spans_of_a_real_change(org: Org) -> None:
     [event] = IncidentEvent.objects.filter(incident=incident)
     assert event.type == "created" and event.actor == org.desk_agent
     assert event.payload["status"] == "new"
+
+
+def test_a_row_keyed_by_its_parent_is_inserted_with_that_key(org: Org) -> None:
+    """A one-to-one primary key is the caller's: no RETURNING, the key as given."""
+    incident = services.do_create_incident(actor=org.desk_agent, title="Printer jams")
+    IncidentEscalation.objects.filter(incident=incident).delete()
+    connections["default"].__dict__.pop("_servicedesk_writes", None)
+    state = IncidentEscalation(
+        incident=incident, snapshot={"steps": []}, thresholds={}, running_since=clock.now()
+    )
+    with (
+        _insert_compilations() as compiled,
+        mock.patch.object(IncidentEscalation, "save", side_effect=AssertionError("save()")),
+    ):
+        assert insert(state) is state
+    assert compiled.call_count == 1 and not state._state.adding
+    row = IncidentEscalation.objects.get(pk=incident.pk)
+    assert row.snapshot == {"steps": []} and row.running_since == state.running_since
+    with pytest.raises(IntegrityError), transaction.atomic():
+        insert(IncidentEscalation(incident=incident, snapshot={}, thresholds={}))
+    # Without its key the row goes through save(), which refuses it as Django would.
+    with pytest.raises(IntegrityError), transaction.atomic():
+        insert(IncidentEscalation(snapshot={}, thresholds={}))
 
 
 def test_what_save_does_differently_goes_through_save() -> None:
