@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 
 from django.db import connection, models
 
-from .lookups import one
+from .lookups import KeyedRead, one
 
 M = TypeVar("M", bound=models.Model)
 
@@ -65,21 +65,45 @@ def lock_one(queryset: models.QuerySet[M], pk: Any, related: Sequence[str]) -> M
     return one(queryset.select_related(*related).filter(pk=pk))
 
 
+# lock_then_read()'s reads, compiled once per model, related rows and row count.
+_READS: dict[tuple[Any, ...], KeyedRead[Any]] = {}
+
+
+def _read_many(model: type[M], pks: Sequence[Any], related: Sequence[str]) -> list[M]:
+    """The rows ``pks`` of ``model`` with ``related``, in pk order (a worker's
+    chunk reads ten incidents with a dozen joins: Django compiled that statement
+    anew for every chunk)."""
+    pks = sorted(set(pks))
+    if not pks or not all(isinstance(pk, int) for pk in pks):
+        return list(
+            model._default_manager.select_related(*related).filter(pk__in=pks).order_by("pk")
+        )
+    key = (model, tuple(related), len(pks))
+    read = _READS.get(key)
+    if read is None:
+        read = _READS[key] = KeyedRead(
+            lambda *keys: (
+                model._default_manager.select_related(*related).filter(pk__in=keys).order_by("pk")
+            ),
+            keys=(int,) * len(pks),
+        )
+    return read.all(*pks)
+
+
 def lock_then_read(
-    queryset: models.QuerySet[M], pks: Iterable[Any], related: Sequence[str],
-    *, skip_locked: bool = False,
-) -> list[M]:  # fmt: skip
-    """The rows ``pks`` locked (``FOR UPDATE OF self``, in pk order), then read
-    with ``related`` by a statement that starts after the locks are held, so
-    rows guarded by them are read as their last holder left them. SQLite has
-    no row locks (a write transaction holds the database): one read."""
-    rows = queryset.select_related(*related).order_by("pk")
+    model: type[M], pks: Iterable[Any], related: Sequence[str], *, skip_locked: bool = False
+) -> list[M]:
+    """The rows ``pks`` of ``model`` locked (``FOR UPDATE OF self``, in pk order),
+    then read with ``related`` by a statement that starts after the locks are
+    held, so rows guarded by them are read as their last holder left them.
+    SQLite has no row locks (a write transaction holds the database): one read."""
+    pks = list(pks)
     if not connection.features.has_select_for_update:
-        return list(rows.filter(pk__in=pks))
+        return _read_many(model, pks, related)
     locked = list(
-        queryset.select_for_update(skip_locked=skip_locked, of=("self",))
+        model._default_manager.select_for_update(skip_locked=skip_locked, of=("self",))
         .filter(pk__in=pks)
         .order_by("pk")
         .values_list("pk", flat=True)
     )
-    return list(rows.filter(pk__in=locked)) if locked else []
+    return _read_many(model, locked, related) if locked else []

@@ -350,7 +350,7 @@ def _locked_incidents(incident_ids: list[int]) -> list[Incident]:
     # The clocks are read with it, after the lock is granted: every change to
     # them holds the incident's lock.
     return locking.lock_then_read(
-        Incident.objects.all(), incident_ids, (*INCIDENT_RELATED, "escalation"), skip_locked=True
+        Incident, incident_ids, (*INCIDENT_RELATED, "escalation"), skip_locked=True
     )
 
 

@@ -98,7 +98,7 @@ def test_lock_then_read_reads_what_the_lock_holder_committed(org: Org) -> None:
         IncidentEscalation.objects.filter(pk=incident.pk).update(next_step=before + 5)
 
     def lock() -> list[Incident]:
-        return locking.lock_then_read(Incident.objects.all(), [incident.pk], ("escalation",))
+        return locking.lock_then_read(Incident, [incident.pk], ("escalation",))
 
     (found,) = while_holding(incident.pk, advance, lock)
     assert found.escalation.next_step == before + 5
@@ -107,4 +107,34 @@ def test_lock_then_read_reads_what_the_lock_holder_committed(org: Org) -> None:
 def test_lock_one_of_a_missing_row_is_none(org: Org) -> None:
     with transaction.atomic():
         assert locking.lock_one(Incident.objects.all(), 10**9, services.LOCK_RELATED) is None
-        assert locking.lock_then_read(Incident.objects.all(), [10**9], ("escalation",)) == []
+        assert locking.lock_then_read(Incident, [10**9], ("escalation",)) == []
+
+
+def test_lock_then_read_gives_the_rows_with_their_related_rows(
+    org: Org, django_assert_num_queries: Any
+) -> None:
+    """The read is compiled once per row count; what it returns is what the ORM reads."""
+    from django.apps import apps
+
+    import_module("servicedesk.escalation.migrations.0002_table4_matrix").forwards(apps, None)
+    made = [
+        services.do_create_incident(actor=org.desk_agent, title=f"Mail {n}", technology=org.email)
+        for n in range(3)
+    ]
+    services.do_escalate(incident=made[1], actor=org.desk_agent, reason="time_expired")
+    related = ("assigned_group", "reporter", "escalation")
+    for pks in ([made[0].pk, made[1].pk], [made[2].pk, made[1].pk], [made[1].pk]):
+        with transaction.atomic():
+            found = locking.lock_then_read(Incident, pks, related)
+        assert [i.pk for i in found] == sorted(pks)
+        expected = {
+            i.pk: (i.title, i.version, i.assigned_group.name, i.reporter_id, i.escalation.next_step)
+            for i in Incident.objects.filter(pk__in=pks)
+        }
+        with django_assert_num_queries(0):
+            seen = {
+                i.pk: (i.title, i.version, i.assigned_group.name, i.reporter.pk,
+                       i.escalation.next_step)
+                for i in found
+            }  # fmt: skip
+        assert seen == expected
