@@ -521,19 +521,32 @@ def _recipient_specs(rule: NotificationRule) -> list[RuleRecipient]:
     return [copy.copy(spec) for spec in conf.recipients]
 
 
-def apply_rule(rule: NotificationRule, subject_type: str, subject: Any, event: Any) -> int:
-    """Queue the messages of one matching rule; returns how many."""
-    urgent = is_urgent(subject, getattr(event, "type", ""), rule_urgent=rule.urgent)
-    actor = getattr(event, "actor", None)
-    exclude = None if rule.notify_actor or not isinstance(actor, User) else actor.pk
-    kind = rule.kind
-    sender = rendering.sender_for(subject, kind=kind)
+def recipients_of(
+    rule: NotificationRule, subject_type: str, subject: Any, event: Any
+) -> dict[tuple[str, object], Recipient]:
+    """Whom one rule addresses for the event (reads only, writes nothing)."""
     recipients: dict[tuple[str, object], Recipient] = {}
     for spec in _recipient_specs(rule):
         for recipient in resolve(
             spec, subject_type=subject_type, subject=subject, event=event, hint=rule.language
         ):
             recipients.setdefault(recipient.key, recipient)
+    return recipients
+
+
+def apply_rule(
+    rule: NotificationRule, subject_type: str, subject: Any, event: Any,
+    recipients: dict[tuple[str, object], Recipient] | None = None,
+) -> int:  # fmt: skip
+    """Queue the messages of one matching rule (to ``recipients``, by default
+    :func:`recipients_of`); returns how many."""
+    urgent = is_urgent(subject, getattr(event, "type", ""), rule_urgent=rule.urgent)
+    actor = getattr(event, "actor", None)
+    exclude = None if rule.notify_actor or not isinstance(actor, User) else actor.pk
+    kind = rule.kind
+    sender = rendering.sender_for(subject, kind=kind)
+    if recipients is None:
+        recipients = recipients_of(rule, subject_type, subject, event)
     seen: set[tuple[str, str]] = set()
     templates: dict[tuple[str, str], NotificationTemplate | None] = {}
     contexts: dict[tuple[Any, ...], dict[str, Any]] = {}
@@ -575,13 +588,17 @@ def _notify(subject_type: str, subject: Any, event: Any) -> int:
     settle_requests(subject_type, subject, event)
     for rule in rules_for(subject_type, event_type):
         try:
-            # The card and payload conditions read nothing: a rule they exclude
-            # costs no savepoint.
-            if not prematches(rule, subject_type, subject, event):
+            # Conditions and recipients are only read: a rule that excludes the
+            # event, addresses nobody (no watchers) or fails there writes nothing
+            # and costs no savepoint. What it writes (requests, messages) is
+            # undone alone if it fails after that.
+            if not matches(rule, subject_type, subject, event):
+                continue
+            recipients = recipients_of(rule, subject_type, subject, event)
+            if not recipients:
                 continue
             with transaction.atomic():
-                if matches(rule, subject_type, subject, event):
-                    queued += apply_rule(rule, subject_type, subject, event)
+                queued += apply_rule(rule, subject_type, subject, event, recipients)
         except Exception:
             # A broken rule must not undo the change that caused the event.
             log.exception("notification rule %s failed on %s.%s", rule.pk, subject_type, event_type)

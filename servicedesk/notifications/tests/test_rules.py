@@ -6,7 +6,8 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from servicedesk.core import events
 from servicedesk.core.models import OutboxMessage
@@ -365,6 +366,20 @@ class TestTemplatesInUse:
             people[1].email: "Dear Bob Lee: new",
             people[2].email: "Cy Lee, статус: новый",
         }
+
+    def test_a_rule_that_addresses_nobody_writes_nothing_and_takes_no_savepoint(
+        self, org: Org
+    ) -> None:
+        incident = create(org, technology=org.email)
+        with CaptureQueriesContext(connection) as captured:
+            incidents.do_escalate(incident=incident, actor=org.desk_agent, reason="time_expired")
+        savepoints = [q for q in captured.captured_queries if q["sql"].startswith("SAVEPOINT")]
+        # The service's own (the test runs in a transaction) and the group's
+        # hand-over request's; the watchers' rule (the incident has none) takes none.
+        assert len(savepoints) == 2
+        assert [m.destination for m in messages("email", event_type="incident.escalated")] == [
+            org.mail_ops_agent.email
+        ]
 
     def test_a_broken_rule_never_undoes_the_change(self, org: Org) -> None:
         template = NotificationTemplate.objects.get(key="incident_created", language="en")
