@@ -349,7 +349,7 @@ class Worker:
             )
         )
         batches: dict[str, list[tuple[int, int]]] = defaultdict(list)
-        rest = []
+        rest: list[tuple[int, int]] = []
         for row in claimed:
             channel = channel_of.get(row[0], "")
             (batches[channel] if channel in registry.local_channels else rest).append(row)

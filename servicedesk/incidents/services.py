@@ -14,10 +14,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.db import connections, router, transaction
+from django.db.models import Field
 
 from servicedesk.accounts import permissions
 from servicedesk.accounts.models import Role, SupportGroup, User
@@ -160,7 +161,7 @@ def _close_span(incident: Incident, reason: str) -> None:
     # (a twentieth of an escalation step's CPU); it never changes.
     meta, conn = AssignmentSpan._meta, connections[router.db_for_write(AssignmentSpan)]
     quote = conn.ops.quote_name
-    ended, reason_column, of = (quote(str(meta.get_field(f).column))
+    ended, reason_column, of = (quote(str(cast("Field[Any, Any]", meta.get_field(f)).column))
                                 for f in ("ended_at", "end_reason", "incident"))  # fmt: skip
     sql = (
         f"UPDATE {quote(meta.db_table)} SET {ended} = %s, {reason_column} = %s "  # noqa: S608

@@ -20,6 +20,7 @@ from django.db.models import Exists, OuterRef, QuerySet
 from servicedesk.accounts.models import User
 from servicedesk.core import clock
 from servicedesk.core.errors import Conflict, FieldError, NotFound
+from servicedesk.core.writes import insert
 from servicedesk.incidents.models import Incident
 
 from . import conf, permissions, services
@@ -28,28 +29,38 @@ from .models import Candidate, Problem, ProblemIncident, Source
 State = Candidate.State
 
 
-def propose_for_incident(*, incident: Incident, source: str, reason: str) -> Candidate | None:
+def propose_for_incident(
+    *, incident: Incident, source: str, reason: str, new: bool = False
+) -> Candidate | None:
     """Record (once per incident) that an incident should go to problem control.
 
     Called by listeners inside the incident's transaction: it only writes
     rows. A second reason for the same incident is added to the first
-    candidate; an incident already linked to a problem needs none."""
+    candidate; an incident already linked to a problem needs none. ``new``: the
+    incident was registered in this transaction (nothing to look up first)."""
+    now = clock.now()
+
+    def proposed() -> Candidate:
+        candidate = insert(Candidate(
+            source=source, incident=incident, title=incident.title, reasons=[reason],
+            evidence={"severity": incident.severity, "support_level": incident.support_level},
+            created_at=now, updated_at=now,
+        ))  # fmt: skip
+        insert(Candidate.incidents.through(candidate_id=candidate.pk, incident_id=incident.pk))
+        return candidate
+
+    if new:
+        # Registered in this very transaction: no other can have linked or proposed it.
+        return proposed()
     if ProblemIncident.objects.filter(incident=incident).exists():
         return None
-    now = clock.now()
     existing = Candidate.objects.select_for_update().filter(incident=incident).first()
     if existing is None:
         try:
             with transaction.atomic():
-                candidate = Candidate.objects.create(
-                    source=source, incident=incident, title=incident.title, reasons=[reason],
-                    evidence={"severity": incident.severity, "support_level": incident.support_level},
-                    created_at=now, updated_at=now,
-                )  # fmt: skip
+                return proposed()
         except IntegrityError:  # a concurrent transaction proposed it first
             return Candidate.objects.filter(incident=incident).first()
-        candidate.incidents.add(incident)
-        return candidate
     if reason not in existing.reasons:
         existing.reasons = [*existing.reasons, reason]
         existing.updated_at = now

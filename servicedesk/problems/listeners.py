@@ -25,6 +25,7 @@ def propose_problem_candidates(event: IncidentEvent) -> None:
             propose_for_incident(
                 incident=incident, source=Source.SEVERITY,
                 reason=f"severity {incident.severity} (candidates from severity {threshold})",
+                new=event.type == "created",
             )  # fmt: skip
     elif event.type == "escalated":
         payload = event.payload

@@ -128,12 +128,12 @@ def test_lock_then_read_gives_the_rows_with_their_related_rows(
             found = locking.lock_then_read(Incident, pks, related)
         assert [i.pk for i in found] == sorted(pks)
         expected = {
-            i.pk: (i.title, i.version, i.assigned_group.name, i.reporter_id, i.escalation.next_step)
+            i.pk: (i.title, i.version, str(i.assigned_group), i.reporter_id, i.escalation.next_step)
             for i in Incident.objects.filter(pk__in=pks)
         }
         with django_assert_num_queries(0):
             seen = {
-                i.pk: (i.title, i.version, i.assigned_group.name, i.reporter.pk,
+                i.pk: (i.title, i.version, str(i.assigned_group), i.reporter.pk,
                        i.escalation.next_step)
                 for i in found
             }  # fmt: skip
