@@ -1,7 +1,7 @@
 """The worker loop: durable timers, periodic jobs and outbox delivery.
 
 One process runs two loops in two threads, so a slow delivery never delays
-a timer:
+a timer (and while the timers run late, deliveries pause: see BEHIND_SECONDS):
 
 - the *timer loop* claims due items (``leases.claim``), and performs them
   ``chunk`` at a time (by default ten on PostgreSQL, one on SQLite) in one
@@ -81,6 +81,13 @@ SETTLED_FIELDS = [
 ]  # fmt: skip
 
 
+# Timers first: while the due items a worker performs are this late, its
+# delivery loop pauses (a delivery is CPU the steps need: rendering MIME,
+# talking SMTP), for at most DELIVERY_PAUSE_MAX seconds between two batches,
+# so messages are delayed, never starved. On time, deliveries never wait.
+BEHIND_SECONDS = 1.0
+DELIVERY_PAUSE_MAX = 5.0
+
 # What settling a message delivered in a batch writes.
 DELIVERED_FIELDS = ["state", "delivered_at", "last_error", "attempts", "lease_owner", "updated_at"]
 
@@ -131,6 +138,9 @@ class Worker:
         self.delivery_concurrency = max(1, delivery_concurrency)
         self.stop_event = threading.Event()
         self.stats = WorkerStats()
+        # Set while the timer loop performs items later than BEHIND_SECONDS.
+        self.behind = threading.Event()
+        self._delivered_at = time.monotonic()
 
     # ---- timers ---------------------------------------------------------------
     def run_due_once(self) -> int:
@@ -139,6 +149,8 @@ class Worker:
             DueItem, owner=self.name, now=clock.now(), lease_seconds=self.lease_seconds,
             limit=self.batch,
         )  # fmt: skip
+        if not claimed:
+            self.behind.clear()
         for start in range(0, len(claimed), self.chunk):
             if self.stop_event.is_set():
                 self._hand_back(DueItem, claimed[start:])
@@ -188,6 +200,7 @@ class Worker:
                 .filter(held, state=RowState.LEASED)
                 .order_by("pk")
             )
+            self._note_lateness(items)
             alone = [(i.pk, i.token) for i in items if i.kind == PERIODIC_KIND]
             items = [i for i in items if i.kind != PERIODIC_KIND]
             fenced = len(rows) - len(items) - len(alone)
@@ -247,6 +260,7 @@ class Worker:
                 )
                 if item is None:
                     raise _Fenced
+                self._note_lateness([item])
                 handler = registry.due_handlers.get(item.kind)
                 if handler is None:
                     raise LookupError(f"no handler registered for due item kind {item.kind!r}")
@@ -270,6 +284,27 @@ class Worker:
             return "error"
         self.stats.performed += 1
         return outcome_name
+
+    def _note_lateness(self, items: list[DueItem]) -> None:
+        """Timers first: mark the worker behind while it performs items (first
+        attempts; a retry's lateness is its backoff) later than BEHIND_SECONDS."""
+        now = clock.now()
+        late = max(
+            ((now - i.scheduled_at).total_seconds() for i in items if i.attempts == 0),
+            default=0.0,
+        )
+        if late > BEHIND_SECONDS:
+            self.behind.set()
+        else:
+            self.behind.clear()
+
+    def may_deliver(self) -> bool:
+        """Whether the delivery loop may take its next batch now: always when the
+        timers are on time; when they are behind, once DELIVERY_PAUSE_MAX has
+        passed since the last batch."""
+        return (
+            not self.behind.is_set() or time.monotonic() - self._delivered_at >= DELIVERY_PAUSE_MAX
+        )
 
     def _settle(
         self, item: DueItem, outcome: Any, requests: list[tuple[str, dict[str, Any]]]
@@ -477,7 +512,12 @@ class Worker:
         pool = ThreadPoolExecutor(self.delivery_concurrency, thread_name_prefix="deliver")
         try:
             while not self.stop_event.is_set():
-                if self.run_outbox_once(pool):
+                if not self.may_deliver():
+                    self.stop_event.wait(0.1)
+                    continue
+                delivered = self.run_outbox_once(pool)
+                self._delivered_at = time.monotonic()
+                if delivered:
                     continue
                 self.stop_event.wait(self.poll_seconds)
         finally:

@@ -14,7 +14,7 @@ from servicedesk.core import clock, registry, scheduling
 from servicedesk.core.leases import claim
 from servicedesk.core.models import DueItem, DueRun, RowState
 from servicedesk.core.registry import Reschedule, Skipped
-from servicedesk.core.worker import MAX_DUE_ATTEMPTS, Worker
+from servicedesk.core.worker import DELIVERY_PAUSE_MAX, MAX_DUE_ATTEMPTS, Worker
 
 pytestmark = pytest.mark.django_db
 
@@ -284,3 +284,33 @@ class TestPeriodic:
             assert "bad day" in DueRun.objects.get(item=item).detail
         finally:
             registry.periodic_jobs.pop("tests.broken")
+
+
+class TestTimersFirst:
+    """While the timers run late, the delivery loop pauses (for a bounded time)."""
+
+    @pytest.mark.parametrize("chunk", [1, 3])
+    def test_late_items_pause_deliveries_until_the_timers_catch_up(self, chunk: int) -> None:
+        for i in range(3):
+            due(f"late{i}", at=timezone.now() - timedelta(seconds=5))
+        worker = Worker(name="w", chunk=chunk)
+        assert worker.may_deliver()
+        assert worker.run_due_once() == 3
+        assert worker.behind.is_set() and not worker.may_deliver()
+        # Not starved: a batch is still delivered once the longest pause has passed.
+        worker._delivered_at -= DELIVERY_PAUSE_MAX
+        assert worker.may_deliver()
+        worker._delivered_at += DELIVERY_PAUSE_MAX
+        due("on time")
+        assert worker.run_due_once() == 1
+        assert not worker.behind.is_set() and worker.may_deliver()
+        worker.behind.set()
+        assert worker.run_due_once() == 0  # nothing due: caught up
+        assert worker.may_deliver()
+
+    def test_a_retry_is_late_by_its_backoff_not_behind(self) -> None:
+        due("retried", at=timezone.now() - timedelta(minutes=10))
+        DueItem.objects.filter(key="retried").update(attempts=2, due_at=timezone.now())
+        worker = Worker(name="w")
+        assert worker.run_due_once() == 1
+        assert not worker.behind.is_set()
