@@ -85,7 +85,7 @@ SETTLED_FIELDS = [
 # delivery loop pauses (a delivery is CPU the steps need: rendering MIME,
 # talking SMTP), for at most DELIVERY_PAUSE_MAX seconds between two batches,
 # so messages are delayed, never starved. On time, deliveries never wait.
-BEHIND_SECONDS = 1.0
+BEHIND_SECONDS = 0.5
 DELIVERY_PAUSE_MAX = 5.0
 
 # What settling a message delivered in a batch writes.
