@@ -92,6 +92,14 @@ DELIVERY_PAUSE_MAX = 5.0
 DELIVERED_FIELDS = ["state", "delivered_at", "last_error", "attempts", "lease_owner", "updated_at"]
 
 
+def _held(rows: list[tuple[int, int]]) -> Q:
+    """The claimed rows whose fencing tokens still hold (with ``state=LEASED``)."""
+    held = Q()
+    for pk, token in rows:
+        held |= Q(pk=pk, token=token)
+    return held
+
+
 class _Fenced(Exception):
     """Our token no longer holds the row: roll the perform back."""
 
@@ -191,9 +199,7 @@ class Worker:
         settle the rows in bulk, conditional on the tokens; returns the rows
         left to perform alone."""
         tokens = dict(rows)
-        held = Q()
-        for pk, token in rows:
-            held |= Q(pk=pk, token=token)
+        held = _held(rows)
         with transaction.atomic(), ExitStack() as prepared:
             items = list(
                 DueItem.objects.select_for_update()
@@ -392,17 +398,17 @@ class Worker:
             try:
                 self._deliver_batch(channel, rows)
             except Exception as exc:
-                log.info("batch of %d %s messages rolled back (%s); one by one",
-                         len(rows), channel, exc)  # fmt: skip
+                # Expected only when an older worker wrote a row before crashing;
+                # anything else is worth a look (each message is then logged alone).
+                log.warning("batch of %d %s messages rolled back (%s); one by one",
+                            len(rows), channel, exc)  # fmt: skip
                 rest.extend(rows)
         return rest
 
     def _deliver_batch(self, channel: str, rows: list[tuple[int, int]]) -> None:
         """Lock the messages our tokens still hold, deliver them with the channel's
         local handler and settle them, all in one transaction."""
-        held = Q()
-        for pk, token in rows:
-            held |= Q(pk=pk, token=token)
+        held = _held(rows)
         with transaction.atomic():
             messages = list(
                 OutboxMessage.objects.select_for_update()

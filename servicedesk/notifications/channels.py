@@ -184,10 +184,9 @@ def deliver_inapp_batch(messages: list[OutboxMessage]) -> list[str | PermanentFa
     rows: list[tuple[int, Notification]] = []
     for message in messages:
         user_id = _user_id(message)
-        if user_id not in active:
+        if user_id is None or user_id not in active:
             results.append(PermanentFailure("the user does not exist or is inactive"))
             continue
-        assert user_id is not None
         rows.append((len(results), _notification(message, user_id)))
         results.append("")
     insert_many([notification for _, notification in rows])
