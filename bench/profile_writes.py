@@ -14,12 +14,10 @@ import argparse
 import collections
 import cProfile
 import io
-import json
 import os
 import pstats
 import re
 import time
-from typing import Any
 
 
 def main() -> None:
@@ -35,42 +33,23 @@ def main() -> None:
     import django
 
     django.setup()
-    from django.conf import settings
     from django.db import connection
-    from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
-    from bench.profiling import print_by_package
-    from servicedesk.accounts.models import User
-    from servicedesk.accounts.services import do_create_token
+    from bench.profiling import ApiSession, print_by_package
 
-    settings.ALLOWED_HOSTS = ["*"]
-    user = User.objects.get(username=args.user)
-    _, raw = do_create_token(user=user, name="profile")
-    client = Client()
-    headers = {"Authorization": f"Bearer {raw}"}
-    counter = iter(range(10**9))
-
-    def create() -> Any:
-        n = next(counter)
-        body = {"title": f"Profile create {n}", "affected_users": n % 60, "configuration_item": 1}
-        response = client.post("/api/v1/incidents", data=json.dumps(body),
-                               content_type="application/json", headers=headers)  # fmt: skip
-        assert response.status_code == 201, response.content
-        return response.json()["id"]
+    session = ApiSession(args.user)
+    create = session.create
 
     def prepare() -> int:
-        return int(create())
+        return create()
 
     def act(pk: int) -> None:
         if args.op == "create":
             create()
             return
-        path = f"/api/v1/incidents/{pk}/{args.op}"
         body = {"reason": "other"} if args.op == "escalate" else {}
-        response = client.post(path, data=json.dumps(body), content_type="application/json",
-                               headers=headers)  # fmt: skip
-        assert response.status_code == 200, response.content
+        session.post(f"/api/v1/incidents/{pk}/{args.op}", body)
 
     # warm up (imports, caches), then one request with its statements
     for _ in range(5):

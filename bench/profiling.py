@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import collections
+import itertools
+import json
 import pstats
+from typing import Any
 
 
 def package_of(filename: str) -> str:
@@ -24,3 +27,32 @@ def print_by_package(stats: pstats.Stats, top: int = 12) -> None:
     total = sum(by_package.values()) or 1.0
     for package, seconds in by_package.most_common(top):
         print(f"  {seconds / total:6.1%}  {package}")
+
+
+class ApiSession:
+    """Django's test client (no HTTP server) with a new API token of ``username``."""
+
+    def __init__(self, username: str) -> None:
+        from django.conf import settings
+        from django.test import Client
+
+        from servicedesk.accounts.models import User
+        from servicedesk.accounts.services import do_create_token
+
+        settings.ALLOWED_HOSTS = ["*"]
+        _, raw = do_create_token(user=User.objects.get(username=username), name="profile")
+        self.client = Client()
+        self.headers = {"Authorization": f"Bearer {raw}"}
+        self._counter = itertools.count()
+
+    def post(self, path: str, body: dict[str, Any], status: int = 200) -> dict[str, Any]:
+        response = self.client.post(path, data=json.dumps(body), content_type="application/json",
+                                    headers=self.headers)  # fmt: skip
+        assert response.status_code == status, response.content
+        return dict(response.json())
+
+    def create(self) -> int:
+        """Create one incident through the API; returns its id."""
+        n = next(self._counter)
+        body = {"title": f"Profile create {n}", "affected_users": n % 60, "configuration_item": 1}
+        return int(self.post("/api/v1/incidents", body, status=201)["id"])
