@@ -14,17 +14,24 @@ For each database: a fresh database with the demo organisation and N incidents;
 the ceiling: single-row insert transactions per second through the driver from
 the same number of connections. Prints requests/s, p50, p99, errors and the
 ratio create/ceiling.
+
+`--price-followers notifications,escalation` measures instead what those apps'
+event followers cost a create: creates/s as shipped against creates/s with the
+followers of each app, then of all of them, unsubscribed (bench/wsgi_without_followers.py),
+in interleaved rounds on one database.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import platform
 import re
 import shutil
 import socket
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -32,6 +39,7 @@ import textwrap
 import threading
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -174,13 +182,22 @@ def ceiling(kind: str, env: dict[str, str], connections: int, seconds: float) ->
     return sum(counts) / (time.monotonic() - started)
 
 
-def bench(kind: str, incidents: int, seconds: int, connections: int) -> dict[str, object]:
-    started = time.monotonic()
-    env, token = prepare(kind, incidents)
-    prepare_s = time.monotonic() - started
+@contextlib.contextmanager
+def serving(env: dict[str, str], without_followers: str = "") -> Iterator[str]:
+    """`servicedesk serve --workers 2` (or the same gunicorn command serving the
+    application without some apps' followers); yields the API's base URL."""
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "servicedesk", "serve", "--port", str(port), "--workers", "2"],
-                              env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    if without_followers:
+        from servicedesk.core.management.commands.serve import gunicorn_argv
+
+        argv = gunicorn_argv(host="127.0.0.1", port=port, workers=2, threads=1, asgi=False)
+        argv[-1] = "bench.wsgi_without_followers:application"
+        env = {**env, "BENCH_WITHOUT_FOLLOWERS": without_followers,
+               "DJANGO_SETTINGS_MODULE": "servicedesk.settings"}  # fmt: skip
+    else:
+        argv = [sys.executable, "-m", "servicedesk", "serve", "--port", str(port), "--workers", "2"]
+    server = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)  # fmt: skip
     base = f"http://127.0.0.1:{port}/api/v1"
     try:
         for _ in range(100):
@@ -189,7 +206,18 @@ def bench(kind: str, incidents: int, seconds: int, connections: int) -> dict[str
                 break
             except OSError:
                 time.sleep(0.2)
-        results: dict[str, object] = {"prepare_s": prepare_s}
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def bench(kind: str, incidents: int, seconds: int, connections: int) -> dict[str, object]:
+    started = time.monotonic()
+    env, token = prepare(kind, incidents)
+    prepare_s = time.monotonic() - started
+    results: dict[str, object] = {"prepare_s": prepare_s}
+    with serving(env) as base:
         # warm-up, then measure
         wrk(f"{base}/incidents?limit=50", token=token, seconds=2, connections=connections)
         results["list"] = wrk(
@@ -199,13 +227,48 @@ def bench(kind: str, incidents: int, seconds: int, connections: int) -> dict[str
                                 connections=connections)  # fmt: skip
         results["create"] = wrk(f"{base}/incidents", token=token, seconds=seconds, connections=connections,
                                 script=CREATE_LUA)  # fmt: skip
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
     results["ceiling_tps"] = ceiling(kind, env, connections, seconds)
     if kind == "sqlite":
         shutil.rmtree(env["SERVICEDESK_DATA_DIR"], ignore_errors=True)
     return results
+
+
+def price_followers(kind: str, incidents: int, seconds: int, connections: int, apps: list[str],
+                    rounds: int) -> None:  # fmt: skip
+    """Create as shipped against create without the followers of ``apps`` (each alone,
+    then all together), in interleaved rounds on one database."""
+    env, token = prepare(kind, incidents)
+    variants = {"as shipped": ""}
+    for app in apps:
+        variants[f"without {app}"] = app
+    if len(apps) > 1:
+        variants[f"without {' + '.join(apps)}"] = ",".join(apps)
+    figures: dict[str, list[dict[str, float]]] = {name: [] for name in variants}
+    for _ in range(rounds):
+        for name, without in variants.items():
+            with serving(env, without) as base:
+                url = f"{base}/incidents"
+                wrk(url, token=token, seconds=2, connections=connections, script=CREATE_LUA)
+                figures[name].append(
+                    wrk(
+                        url,
+                        token=token,
+                        seconds=seconds,
+                        connections=connections,
+                        script=CREATE_LUA,
+                    )
+                )
+    print(f"\n## {kind}: creates/s by round, {rounds} interleaved rounds of {seconds} s")
+    shipped = statistics.median(f["rps"] for f in figures["as shipped"])
+    print(f"{'variant':40} {'median':>8} {'vs shipped':>10} {'p99 ms':>7} {'errors':>6}  rounds")
+    for name, runs in figures.items():
+        median = statistics.median(f["rps"] for f in runs)
+        p99 = statistics.median(f["p99"] for f in runs)
+        errors = sum(int(f["errors"]) for f in runs)
+        each = " ".join(f"{f['rps']:.0f}" for f in runs)
+        print(f"{name:40} {median:8.1f} {median / shipped:10.2f} {p99:7.1f} {errors:6d}  {each}")
+    if kind == "sqlite":
+        shutil.rmtree(env["SERVICEDESK_DATA_DIR"], ignore_errors=True)
 
 
 def main() -> None:
@@ -216,6 +279,10 @@ def main() -> None:
     parser.add_argument("--incidents", type=int, default=100_000)
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--connections", type=int, default=4)
+    parser.add_argument("--price-followers", metavar="APP,APP", default="",
+                        help="instead: creates/s as shipped and without these apps' event followers "
+                        "(e.g. notifications,escalation), to price them")  # fmt: skip
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of --price-followers")
     args = parser.parse_args()
     kinds = ["postgres", "sqlite"] if args.db == "both" else [args.db]
     print(f"# bench/api.py  {time.strftime('%Y-%m-%d %H:%M %Z')}")
@@ -224,6 +291,10 @@ def main() -> None:
     print(f"incidents in the database: {args.incidents:,}; wrk 2 threads, {args.connections} connections, "
           f"{args.seconds} s per figure; gunicorn 2 sync workers")  # fmt: skip
     for kind in kinds:
+        if args.price_followers:
+            apps = [a.strip() for a in args.price_followers.split(",") if a.strip()]
+            price_followers(kind, args.incidents, args.seconds, args.connections, apps, args.rounds)
+            continue
         r = bench(kind, args.incidents, args.seconds, args.connections)
         print(f"\n## {kind}  (prepared in {r['prepare_s']:.0f} s)")
         print(
