@@ -51,15 +51,15 @@ def main() -> None:
     django.setup()
     from django.db import connection
 
-    from bench.profiling import ApiSession
+    from bench.profiling import ApiSession, follower_app
     from servicedesk.core import events
 
     create = ApiSession(args.user).create
     subscribed = list(events.listeners("incident"))
-    apps = sorted({fn.__module__.rsplit(".", 1)[0].split(".")[-1] for fn in subscribed})
+    apps = sorted({follower_app(fn) for fn in subscribed})
     variants: dict[str, list[events.Listener]] = {"all followers": subscribed}
     for app in apps:
-        variants[f"without {app}"] = [fn for fn in subscribed if f".{app}." not in fn.__module__]
+        variants[f"without {app}"] = [fn for fn in subscribed if follower_app(fn) != app]
     variants["no followers"] = []
 
     for _ in range(5):

@@ -6,6 +6,7 @@ import collections
 import itertools
 import json
 import pstats
+from collections.abc import Callable
 from typing import Any
 
 
@@ -56,3 +57,8 @@ class ApiSession:
         n = next(self._counter)
         body = {"title": f"Profile create {n}", "affected_users": n % 60, "configuration_item": 1}
         return int(self.post("/api/v1/incidents", body, status=201)["id"])
+
+
+def follower_app(listener: Callable[..., Any]) -> str:
+    """The app an event listener belongs to (``servicedesk.<app>.listeners``)."""
+    return str(listener.__module__).split(".")[1]

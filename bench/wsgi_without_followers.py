@@ -4,11 +4,12 @@ every follower in the transaction of the change (docs/performance.md)."""
 
 import os
 
+from bench.profiling import follower_app
 from servicedesk.core import events
 from servicedesk.wsgi import application
 
-_without = tuple(f"servicedesk.{app}." for app in os.environ["BENCH_WITHOUT_FOLLOWERS"].split(","))
-for _subject, _listeners in list(events._listeners.items()):
-    _listeners[:] = [fn for fn in _listeners if not fn.__module__.startswith(_without)]
+_without = set(os.environ["BENCH_WITHOUT_FOLLOWERS"].split(","))
+for _listeners in events._listeners.values():
+    _listeners[:] = [fn for fn in _listeners if follower_app(fn) not in _without]
 
 __all__ = ["application"]
