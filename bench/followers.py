@@ -71,54 +71,48 @@ def main() -> None:
         backend = backend_cpu_reader(int(cursor.fetchone()[0]))
 
     cpu: dict[str, float] = dict.fromkeys(variants, 0.0)
-    db_cpu: dict[str, float | None] = dict.fromkeys(variants, 0.0)
+    db_cpu: dict[str, float] = dict.fromkeys(variants, 0.0)
+    measured_db = backend() is not None  # only when PostgreSQL runs on this machine
     statements: collections.Counter[str] = collections.Counter()
-    sql: list[None] = []
+    done: collections.Counter[str] = collections.Counter()
+    executed = 0
 
     def count(execute: Any, *args: Any) -> Any:
-        sql.append(None)
+        nonlocal executed
+        executed += 1
         return execute(*args)
 
-    done: collections.Counter[str] = collections.Counter()
     per_round = max(1, args.n // args.rounds)
     try:
         for _ in range(args.rounds):
             for name, listeners in variants.items():
                 events._listeners["incident"][:] = listeners
-                db0, cpu0, seen = backend(), time.process_time(), len(sql)
+                db0, cpu0, seen = backend() or 0.0, time.process_time(), executed
                 with connection.execute_wrapper(count):
                     for _ in range(per_round):
                         create()
                 cpu[name] += time.process_time() - cpu0
-                db1, previous = backend(), db_cpu[name]
-                db_cpu[name] = (
-                    None if db0 is None or db1 is None or previous is None else previous + db1 - db0
-                )
+                db_cpu[name] += (backend() or 0.0) - db0
+                statements[name] += executed - seen
                 done[name] += per_round
-                statements[name] += len(sql) - seen
     finally:
         events._listeners["incident"][:] = subscribed
 
     print(f"# bench/followers.py  {time.strftime('%Y-%m-%d %H:%M %Z')}, {connection.vendor}, "
           f"{done['all followers']} creates per variant in {args.rounds} interleaved rounds, "
           f"load average {os.getloadavg()[0]:.1f}")  # fmt: skip
-    print(
-        "# per create, in process (the API's view, serialisation and the database driver; no HTTP server)"
-    )
+    print("# per create, in process (the API's view, serialisation and the database driver; "
+          "no HTTP server); db ms: the PostgreSQL backend's CPU, when it runs on this machine")  # fmt: skip
     print(
         f"{'variant':26} {'app ms':>7} {'db ms':>7} {'sum ms':>7} {'vs all':>7} {'statements':>10}"
     )
-    full = (
-        cpu["all followers"] / done["all followers"]
-        + (db_cpu["all followers"] or 0.0) / done["all followers"]
-    )
+    app_ms = {name: cpu[name] / done[name] * 1000 for name in variants}
+    db_ms = {name: db_cpu[name] / done[name] * 1000 if measured_db else float("nan")
+             for name in variants}  # fmt: skip
+    total = {name: app_ms[name] + (db_ms[name] if measured_db else 0.0) for name in variants}
     for name in variants:
-        app_ms = cpu[name] / done[name] * 1000
-        db = db_cpu[name]
-        db_ms = db / done[name] * 1000 if db is not None else float("nan")
-        total = app_ms + (db_ms if db is not None else 0.0)
-        print(f"{name:26} {app_ms:7.2f} {db_ms:7.2f} {total:7.2f} {total / (full * 1000):7.2f} "
-              f"{statements[name] / done[name]:10.1f}")  # fmt: skip
+        print(f"{name:26} {app_ms[name]:7.2f} {db_ms[name]:7.2f} {total[name]:7.2f} "
+              f"{total[name] / total['all followers']:7.2f} {statements[name] / done[name]:10.1f}")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -41,9 +41,6 @@ def main() -> None:
     session = ApiSession(args.user)
     create = session.create
 
-    def prepare() -> int:
-        return create()
-
     def act(pk: int) -> None:
         if args.op == "create":
             create()
@@ -53,8 +50,8 @@ def main() -> None:
 
     # warm up (imports, caches), then one request with its statements
     for _ in range(5):
-        act(prepare())
-    targets = [prepare() for _ in range(args.n + 1)] if args.op != "create" else [0] * (args.n + 1)
+        act(create())
+    targets = [create() for _ in range(args.n + 1)] if args.op != "create" else [0] * (args.n + 1)
     with CaptureQueriesContext(connection) as captured:
         act(targets[0])
     print(f"# {args.op}: {len(captured.captured_queries)} SQL statements")
